@@ -1,0 +1,44 @@
+/** The `mmcurate` entry point: dispatches to a command and turns errors into exit codes. */
+import { UsageError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { COMMANDS } from './commands.js';
+
+function usage(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  return `mmcurate ${VERSION}: curate and mix pre-training data for multimodal LLMs
+
+Usage: mmcurate <command> [options]     (mmcurate <command> --help for its options)
+
+Commands:
+${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(w)}${c.summary}`).join('\n')}
+
+Exit codes: 0 success, 1 failure while running, 2 bad usage, input or config.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  try {
+    if (!entry) throw new UsageError(`unknown command "${name}". Should be one of: ${Object.keys(COMMANDS).join(', ')}`);
+    const mod = await entry.load();
+    return await mod.run(rest);
+  } catch (err) {
+    const code = (err as { exitCode?: number }).exitCode;
+    if (code === 2) {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
+    if (process.env.MMCURATE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return code ?? 1;
+  }
+}

@@ -1,0 +1,144 @@
+/** `mmcurate ingest`: raw captions, interleaved documents or text corpora → sharded Parquet + manifest. */
+import os from 'node:os';
+import { UsageError } from '../errors.js';
+import { isKind, KINDS, type Kind } from '../records.js';
+import { bool, formatHelp, keyValues, list, num, parseArgs, required, str, type Flags } from '../cli/args.js';
+import { summarize } from '../cli/summary.js';
+import { runStage } from '../run/executor.js';
+import { Progress } from '../run/progress.js';
+import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
+import { selectColumns } from '../write/parquet-schema.js';
+import { expandInputs, FORMATS, type Format, type InputUnit } from './detect.js';
+import { DEFAULT_MAX_PIXELS } from './images.js';
+import { FIELD_NAMES } from './map.js';
+import type { IngestSpec } from './task.js';
+
+const flags: Flags = {
+  kind: { type: 'string', help: `record kind: ${KINDS.join(' | ')}` },
+  input: { type: 'list', help: 'files, folders or globs (name=PATH names the source); repeatable' },
+  format: { type: 'string', help: `force the input format: ${FORMATS.join(', ')}` },
+  map: { type: 'list', help: 'FIELD=COLUMN overrides, e.g. caption=alt_text, image=jpg, url=URL, text=content' },
+  out: { type: 'string', help: 'output folder' },
+  strict: { type: 'boolean', help: 'stop at the first bad record or unreadable file (exit 1)' },
+  'max-pixels': { type: 'number', help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
+  'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
+  workers: { type: 'number', help: 'parallel tasks (default: CPU count)' },
+  tasks: { type: 'number', help: 'number of tasks the input files are split into (default: one per file, at most 256)' },
+  'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
+  'shard-mb': { type: 'number', help: 'MiB per shard at most (default 256)' },
+  'row-group-mb': { type: 'number', help: 'uncompressed MiB per row group at most (default 100)' },
+  quiet: { type: 'boolean', help: 'no progress output' },
+};
+
+export const help = formatHelp(
+  'mmcurate ingest --kind caption|interleaved|text --input PATH... [--format F] [--map FIELD=COLUMN] --out DIR',
+  `Reads raw data, streaming, and writes sharded Parquet with a manifest; every record is kept or rejected with a reason.
+Column names recognised: ${Object.entries(FIELD_NAMES).map(([k, f]) => `${k}: ${Object.entries(f).map(([n, c]) => `${n}=${c.join('|')}`).join(', ')}`).join('; ')}.`,
+  flags,
+);
+
+export interface IngestOptions {
+  kind: Kind;
+  inputs: string[];
+  out: string;
+  format?: Format;
+  map?: Record<string, string>;
+  strict?: boolean;
+  maxPixels?: number;
+  textSplit?: 'line' | 'paragraph' | 'file';
+  workers?: number;
+  tasks?: number;
+  shard?: IngestSpec['shard'];
+  quiet?: boolean;
+  command?: string[];
+}
+
+/** Spreads units over ranks, largest first onto the least-loaded rank: balanced and deterministic. */
+export function assign(units: InputUnit[], world: number): number[][] {
+  const out: number[][] = Array.from({ length: world }, () => []);
+  const load = new Array<number>(world).fill(0);
+  const order = units.map((_u, i) => i).sort((a, b) => units[b]!.bytes - units[a]!.bytes || a - b);
+  for (const i of order) {
+    let best = 0;
+    for (let r = 1; r < world; r++) if (load[r]! < load[best]!) best = r;
+    out[best]!.push(i);
+    load[best]! += Math.max(1, units[i]!.bytes);
+  }
+  for (const r of out) r.sort((a, b) => a - b);
+  return out;
+}
+
+export async function ingest(o: IngestOptions): Promise<Manifest> {
+  const units = await expandInputs(o.inputs, o.kind, o.format);
+  const world = Math.max(1, Math.min(o.tasks ?? units.length, 256, units.length));
+  const spec: IngestSpec = {
+    kind: o.kind,
+    units,
+    assignment: assign(units, world),
+    map: o.map ?? {},
+    maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
+    strict: !!o.strict,
+    textSplit: o.textSplit ?? 'line',
+    shard: o.shard ?? {},
+  };
+  const total = units.reduce((a, u) => a + u.bytes, 0);
+  const progress = new Progress('ingest', total, 'bytes', o.quiet);
+  const results = await runStage({
+    outDir: o.out,
+    stage: 'ingest',
+    world,
+    workers: o.workers ?? os.availableParallelism(),
+    taskModule: new URL('./task.js', import.meta.url).href,
+    spec,
+    progress,
+  });
+  progress.finish();
+  const manifest = buildManifest({
+    stage: 'ingest',
+    layout: o.kind,
+    command: o.command ?? ['mmcurate', 'ingest'],
+    results,
+    columns: selectColumns(o.kind).map((c) => c.name),
+    extra: { inputs: units.map((u) => ({ source: u.source, path: u.absPath, format: u.format, bytes: u.bytes })) },
+  });
+  writeManifest(o.out, manifest);
+  return manifest;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, flags, 'ingest');
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const kind = required(p, 'kind', 'ingest');
+  if (!isKind(kind)) throw new UsageError(`mmcurate ingest: unsupported --kind "${kind}". Should be one of: ${KINDS.join(', ')}`);
+  const inputs = [...list(p, 'input'), ...p.positional];
+  if (!inputs.length) throw new UsageError('mmcurate ingest: --input is required (files, folders or globs)');
+  const format = str(p, 'format');
+  if (format && !(FORMATS as readonly string[]).includes(format)) throw new UsageError(`mmcurate ingest: unsupported --format "${format}". Should be one of: ${FORMATS.join(', ')}`);
+  const split = str(p, 'text-split') ?? 'line';
+  if (!['line', 'paragraph', 'file'].includes(split)) throw new UsageError(`mmcurate ingest: --text-split must be line, paragraph or file, got "${split}"`);
+  const maxPixels = num(p, 'max-pixels');
+  if (maxPixels !== undefined && !(maxPixels > 0)) throw new UsageError(`mmcurate ingest: --max-pixels must be positive, got ${maxPixels}`);
+  const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1024 * 1024));
+  const out = required(p, 'out', 'ingest');
+  const m = await ingest({
+    kind,
+    inputs,
+    out,
+    format: format as Format | undefined,
+    map: keyValues(list(p, 'map'), 'map'),
+    strict: bool(p, 'strict'),
+    maxPixels,
+    textSplit: split as 'line',
+    workers: num(p, 'workers'),
+    tasks: num(p, 'tasks'),
+    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')) },
+    quiet: bool(p, 'quiet'),
+    command: ['mmcurate', 'ingest', ...argv],
+  });
+  process.stdout.write(summarize(m, out) + '\n');
+  return 0;
+}
+

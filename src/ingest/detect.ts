@@ -1,0 +1,108 @@
+/**
+ * Turns `--input` arguments into input units (one file, or one image folder) with a source name and a
+ * format: from the extension, confirmed or overridden by the first bytes, or forced with `--format`.
+ */
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Kind } from '../records.js';
+import { IMAGE_FILE, listFiles } from './readers/imagefolder.js';
+
+export const FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'webdataset', 'imagefolder', 'txt'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface InputUnit {
+  source: string;
+  absPath: string;
+  /** Relative to the input root, for rejects and ids. */
+  relPath: string;
+  format: Format;
+  bytes: number;
+}
+
+const BY_EXT: Record<string, Format> = {
+  jsonl: 'jsonl', ndjson: 'jsonl', json: 'jsonl',
+  csv: 'csv', tsv: 'tsv', parquet: 'parquet', tar: 'webdataset', txt: 'txt', text: 'txt',
+};
+
+function extOf(file: string): string {
+  const base = path.basename(file).toLowerCase().replace(/\.gz$/, '');
+  const dot = base.lastIndexOf('.');
+  return dot < 0 ? '' : base.slice(dot + 1);
+}
+
+export function sourceName(p: string): string {
+  const base = path.basename(p.replace(/[/\\]+$/, '').replace(/\*.*$/, '').replace(/[/\\]+$/, '')) || 'input';
+  return base.replace(/\.gz$/i, '').replace(/\.(jsonl|ndjson|json|csv|tsv|parquet|tar|txt|text)$/i, '') || 'input';
+}
+
+async function sniff(file: string): Promise<Format | undefined> {
+  if (/\.gz$/i.test(file)) return undefined;
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    if (bytesRead >= 4 && buf.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
+    if (bytesRead >= 262 && buf.subarray(257, 262).toString('latin1') === 'ustar') return 'webdataset';
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+function glob(pattern: string): RegExp {
+  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
+}
+
+async function filesOf(spec: string): Promise<{ root: string; files: string[]; folder?: boolean }> {
+  if (spec.includes('*')) {
+    const dir = path.dirname(spec);
+    const re = glob(path.basename(spec));
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => re.test(n)).sort();
+    } catch {
+      throw new UsageError(`--input ${spec}: folder ${dir} does not exist`);
+    }
+    if (!names.length) throw new UsageError(`--input ${spec}: no file matches`);
+    return { root: dir, files: names };
+  }
+  let st;
+  try {
+    st = await stat(spec);
+  } catch {
+    throw new UsageError(`--input ${spec}: no such file or folder`);
+  }
+  if (st.isFile()) return { root: path.dirname(spec), files: [path.basename(spec)] };
+  // img2dataset leaves `_stats.json` and a metadata `.parquet` beside each tar: the tars are the data
+  const all = (await listFiles(spec)).filter((f) => !path.basename(f).startsWith('_') && !f.endsWith('_stats.json'));
+  const tars = all.filter((f) => BY_EXT[extOf(f)] === 'webdataset');
+  const data = tars.length ? tars : all.filter((f) => BY_EXT[extOf(f)] && !(BY_EXT[extOf(f)] === 'txt' && all.some((g) => IMAGE_FILE.test(g))));
+  if (data.length) return { root: spec, files: data };
+  if (all.some((f) => IMAGE_FILE.test(f))) return { root: spec, files: [], folder: true };
+  throw new UsageError(`--input ${spec}: the folder holds no file mmcurate reads (.jsonl, .csv, .tsv, .parquet, .tar, .txt, optionally .gz, or images with .txt captions)`);
+}
+
+export async function expandInputs(specs: string[], kind: Kind, forced?: Format): Promise<InputUnit[]> {
+  const units: InputUnit[] = [];
+  for (const raw of specs) {
+    const eq = raw.indexOf('=');
+    const named = eq > 0 && !raw.slice(0, eq).includes('/') ? raw.slice(0, eq) : undefined;
+    const spec = named ? raw.slice(eq + 1) : raw;
+    const source = named ?? sourceName(spec);
+    const { root, files, folder } = await filesOf(spec);
+    if (folder) {
+      if (kind !== 'caption') throw new UsageError(`--input ${spec}: a folder of images is caption data; use --kind caption`);
+      units.push({ source, absPath: path.resolve(spec), relPath: path.basename(path.resolve(spec)), format: 'imagefolder', bytes: 0 });
+      continue;
+    }
+    for (const f of files) {
+      const abs = path.resolve(root, f);
+      const format = forced ?? (await sniff(abs)) ?? BY_EXT[extOf(f)];
+      if (!format) throw new UsageError(`--input ${path.join(root, f)}: cannot tell the format from its name or content; pass --format (one of: ${FORMATS.join(', ')})`);
+      if (format === 'txt' && kind !== 'text') throw new UsageError(`--input ${path.join(root, f)}: plain text is a text corpus; use --kind text or pass --format`);
+      units.push({ source, absPath: abs, relPath: f, format, bytes: (await stat(abs)).size });
+    }
+  }
+  return units;
+}

@@ -1,0 +1,71 @@
+/**
+ * Decodes local and embedded images once at ingest, so a truncated or corrupt file is rejected here and never
+ * found later in a shard. A shrink-on-load decode to a thumbnail is enough to read every byte (truncation is
+ * an error) at a fraction of a full decode's cost.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+
+/** PIL's decompression-bomb threshold (Image.MAX_IMAGE_PIXELS); override with --max-pixels. */
+export const DEFAULT_MAX_PIXELS = 89_478_485;
+
+export interface DecodedImage {
+  bytes: Uint8Array;
+  format: string;
+  width: number;
+  height: number;
+}
+
+export type ImageFailure = { reason: 'image_missing' | 'image_empty' | 'image_decode_failed' | 'image_too_large'; detail: string };
+
+const FORMAT_NAMES: Record<string, string> = { jpeg: 'jpeg', jpg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', avif: 'avif', heif: 'heif', svg: 'svg' };
+
+export async function checkImage(bytes: Uint8Array, maxPixels: number, what: string): Promise<DecodedImage | ImageFailure> {
+  if (bytes.byteLength === 0) return { reason: 'image_empty', detail: `${what} has zero bytes` };
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
+  }
+  const w = meta.width ?? 0;
+  const h = meta.pageHeight ?? meta.height ?? 0;
+  if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
+  try {
+    await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, sequentialRead: true })
+      .resize({ width: 32, height: 32, fit: 'inside', fastShrinkOnLoad: true })
+      .raw()
+      .toBuffer();
+  } catch (err) {
+    return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
+  }
+  const rotated = (meta.orientation ?? 1) >= 5;
+  return {
+    bytes,
+    format: FORMAT_NAMES[meta.format ?? ''] ?? String(meta.format),
+    width: rotated ? h : w,
+    height: rotated ? w : h,
+  };
+}
+
+export async function loadLocalImage(baseDir: string, rel: string, maxPixels: number): Promise<DecodedImage | ImageFailure> {
+  const abs = path.resolve(baseDir, rel);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { reason: 'image_missing', detail: `${rel}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}` };
+  }
+  return checkImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxPixels, rel);
+}
+
+/** libvips repeats itself across lines; one line of each is enough for a reject. */
+function oneLine(msg: string): string {
+  return [...new Set(msg.split('\n').map((l) => l.trim()).filter(Boolean))].join('; ');
+}
+
+export function isFailure(x: DecodedImage | ImageFailure): x is ImageFailure {
+  return 'reason' in x;
+}

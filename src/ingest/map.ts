@@ -1,0 +1,185 @@
+/**
+ * Raw input fields → a record of one kind. Recognises the column names the ecosystem uses (LAION, COYO,
+ * img2dataset, HF datasets, OBELICS), honours `--map field=column`, decodes local and embedded images, and
+ * validates the result against the kind's schema: the edge where input becomes a record.
+ */
+import { recordId, type AnyRecord, type CaptionRecord, type Image, type InterleavedRecord, type Kind, type TextRecord } from '../records.js';
+import { describeErrors, recordValidator } from '../schemas.js';
+import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageFailure } from './images.js';
+import type { RawItem } from './readers/types.js';
+
+export interface MapOptions {
+  /** field → input column, from `--map`. */
+  map: Record<string, string>;
+  maxPixels: number;
+}
+
+export type Mapped = { record: AnyRecord } | { reason: string; detail: string };
+type Body<R> = Omit<R, 'id' | 'source'> | { reason: string; detail: string };
+
+/** The fields each kind takes from its input, and the column names recognised for each. */
+export const FIELD_NAMES: Record<Kind, Record<string, string[]>> = {
+  caption: {
+    caption: ['caption', 'text', 'TEXT', 'txt', 'alt_text', 'alt'],
+    image: ['image', 'image_path', 'path', 'jpg', 'jpeg', 'png', 'webp', 'img', 'file_name'],
+    url: ['url', 'URL', 'image_url'],
+  },
+  interleaved: { texts: ['texts'], images: ['images'], metadata: ['metadata'], general_metadata: ['general_metadata'] },
+  text: { text: ['text', 'content', 'raw_content'] },
+};
+
+const URL_RE = /^(https?|s3|gs):\/\//i;
+
+function pick(fields: Record<string, unknown>, kind: Kind, field: string, map: Record<string, string>): { col?: string; value: unknown } {
+  const forced = map[field];
+  if (forced) return { col: forced, value: fields[forced] };
+  for (const c of FIELD_NAMES[kind][field] ?? []) if (fields[c] !== undefined && fields[c] !== null) return { col: c, value: fields[c] };
+  return { value: undefined };
+}
+
+function toJson(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? undefined : typeof x === 'bigint' ? Number(x) : x));
+}
+
+function rest(fields: Record<string, unknown>, used: (string | undefined)[]): string | null {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (used.includes(k) || k === '__key__' || v instanceof Uint8Array) continue;
+    if (k === 'json' && v && typeof v === 'object') Object.assign(out, v);
+    else out[k] = v;
+  }
+  return Object.keys(out).length ? toJson(out) : null;
+}
+
+type ImageResult = { image: Image; decoded?: DecodedImage } | ImageFailure;
+
+async function resolveImage(value: unknown, baseDir: string, maxPixels: number, what: string): Promise<ImageResult | undefined> {
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof Uint8Array) {
+    const d = await checkImage(value, maxPixels, what);
+    return isFailure(d) ? d : { image: { bytes: d.bytes, path: null }, decoded: d };
+  }
+  if (typeof value === 'string') {
+    if (value.trim() === '') return undefined;
+    if (URL_RE.test(value)) return { image: { bytes: null, path: value } };
+    const d = await loadLocalImage(baseDir, value, maxPixels);
+    return isFailure(d) ? d : { image: { bytes: d.bytes, path: value }, decoded: d };
+  }
+  if (typeof value === 'object') {
+    const o = value as { bytes?: unknown; path?: unknown };
+    const p = typeof o.path === 'string' ? o.path : null;
+    if (o.bytes instanceof Uint8Array) {
+      const d = await checkImage(o.bytes, maxPixels, p ?? what);
+      return isFailure(d) ? d : { image: { bytes: d.bytes, path: p }, decoded: d };
+    }
+    if (p) return resolveImage(p, baseDir, maxPixels, what);
+    return undefined;
+  }
+  return { reason: 'image_decode_failed', detail: `${what}: expected a path, URL, bytes or {bytes, path}, got ${typeof value}` };
+}
+
+function num(v: unknown): number | null {
+  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 2 ** 31 ? n : null;
+}
+
+async function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions): Promise<Body<CaptionRecord>> {
+  const cap = pick(f, 'caption', 'caption', o.map);
+  if (typeof cap.value !== 'string') {
+    const looked = o.map.caption ? [o.map.caption] : FIELD_NAMES.caption.caption!;
+    return { reason: 'missing_caption', detail: `no caption: looked for ${looked.join(', ')}; available: ${Object.keys(f).filter((k) => k !== '__key__').join(', ')} (use --map caption=COLUMN)` };
+  }
+  if (cap.value.trim() === '') return { reason: 'empty_text', detail: 'the caption is blank' };
+  const img = pick(f, 'caption', 'image', o.map);
+  const url = pick(f, 'caption', 'url', o.map);
+  const meta = f.json && typeof f.json === 'object' ? (f.json as Record<string, unknown>) : {};
+  const urlValue = typeof url.value === 'string' && url.value ? url.value : typeof meta.url === 'string' ? meta.url : null;
+  const resolved = await resolveImage(img.value, item.baseDir, o.maxPixels, `image of ${item.location}`);
+  if (resolved && 'reason' in resolved) return resolved;
+  let image: Image;
+  let decoded: DecodedImage | undefined;
+  if (resolved) ({ image, decoded } = resolved);
+  else if (urlValue) image = { bytes: null, path: urlValue };
+  else {
+    const looked = [...(o.map.image ? [o.map.image] : FIELD_NAMES.caption.image!), ...(o.map.url ? [o.map.url] : FIELD_NAMES.caption.url!)];
+    return { reason: 'image_missing', detail: `no image: looked for ${looked.join(', ')} (use --map image=COLUMN or --map url=COLUMN)` };
+  }
+  const dims = decoded ?? { width: num(f.width ?? f.WIDTH ?? meta.width), height: num(f.height ?? f.HEIGHT ?? meta.height), format: null };
+  return {
+    kind: 'caption',
+    image,
+    text: cap.value,
+    url: urlValue ?? (image.bytes === null ? image.path : null),
+    image_format: (decoded?.format ?? null) as CaptionRecord['image_format'],
+    width: dims.width,
+    height: dims.height,
+    metadata: rest(f, [cap.col, img.col, url.col]),
+  };
+}
+
+async function interleaved(f: Record<string, unknown>, item: RawItem, o: MapOptions): Promise<Body<InterleavedRecord>> {
+  const t = pick(f, 'interleaved', 'texts', o.map);
+  const i = pick(f, 'interleaved', 'images', o.map);
+  const texts = typeof t.value === 'string' ? safeParse(t.value) : t.value;
+  const images = typeof i.value === 'string' ? safeParse(i.value) : i.value;
+  if (!Array.isArray(texts) || !Array.isArray(images)) {
+    return { reason: 'missing_field', detail: `an interleaved document needs list columns ${o.map.texts ?? 'texts'} and ${o.map.images ?? 'images'}; available: ${Object.keys(f).join(', ')}` };
+  }
+  if (texts.length !== images.length) return { reason: 'mismatched_lists', detail: `texts has ${texts.length} entries and images ${images.length}; they must be parallel` };
+  if (texts.length === 0) return { reason: 'empty_document', detail: 'texts and images are empty' };
+  const outImages: (Image | null)[] = [];
+  for (let p = 0; p < texts.length; p++) {
+    const tv = texts[p], iv = images[p];
+    const hasT = tv !== null && tv !== undefined, hasI = iv !== null && iv !== undefined;
+    if (hasT === hasI) return { reason: 'mismatched_lists', detail: `position ${p} has ${hasT ? 'both a text and an image' : 'neither text nor image'}; exactly one must be non-null` };
+    if (hasT && typeof tv !== 'string') return { reason: 'mismatched_lists', detail: `texts[${p}] is not a string` };
+    if (!hasI) {
+      outImages.push(null);
+      continue;
+    }
+    const r = await resolveImage(iv, item.baseDir, o.maxPixels, `images[${p}] of ${item.location}`);
+    if (!r) return { reason: 'image_missing', detail: `images[${p}] is empty` };
+    if ('reason' in r) return r;
+    outImages.push(r.image);
+  }
+  if (!texts.some((x) => typeof x === 'string' && x.trim() !== '')) return { reason: 'empty_text', detail: 'the document has no text' };
+  const m = pick(f, 'interleaved', 'metadata', o.map);
+  const g = pick(f, 'interleaved', 'general_metadata', o.map);
+  return {
+    kind: 'interleaved',
+    texts: texts.map((x) => (x === undefined ? null : (x as string | null))),
+    images: outImages,
+    metadata: toJson(m.value),
+    general_metadata: toJson(g.value) ?? rest(f, [t.col, i.col, m.col, g.col]),
+  };
+}
+
+function safeParse(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+function text(f: Record<string, unknown>, _item: RawItem, o: MapOptions): Body<TextRecord> {
+  const t = pick(f, 'text', 'text', o.map);
+  if (typeof t.value !== 'string') {
+    return { reason: 'missing_text', detail: `no text: looked for ${(o.map.text ? [o.map.text] : FIELD_NAMES.text.text!).join(', ')}; available: ${Object.keys(f).join(', ')} (use --map text=COLUMN)` };
+  }
+  if (t.value.trim() === '') return { reason: 'empty_text', detail: 'the text is blank' };
+  return { kind: 'text', text: t.value, metadata: rest(f, [t.col]) };
+}
+
+export async function toRecord(kind: Kind, source: string, item: RawItem, o: MapOptions): Promise<Mapped> {
+  if (item.error) return item.error;
+  const f = item.fields!;
+  const body = kind === 'caption' ? await caption(f, item, o) : kind === 'interleaved' ? await interleaved(f, item, o) : text(f, item, o);
+  if ('reason' in body) return body;
+  const record = { id: recordId(source, item.file, item.key), source, ...body } as AnyRecord;
+  const validate = recordValidator(kind);
+  if (!validate(record)) return { reason: 'schema_violation', detail: describeErrors(validate.errors, record) };
+  return { record };
+}

@@ -1,0 +1,21 @@
+/** The reader registry: one reader per input format. */
+import type { Format } from '../detect.js';
+import { csvReader } from './csv.js';
+import { readImageFolder } from './imagefolder.js';
+import { readJsonl } from './jsonl.js';
+import { readParquet } from './parquet.js';
+import { textReader } from './text.js';
+import type { Reader } from './types.js';
+import { readWebDataset } from './webdataset.js';
+
+export function readerFor(format: Format, textSplit: 'line' | 'paragraph' | 'file'): Reader {
+  switch (format) {
+    case 'jsonl': return readJsonl;
+    case 'csv': return csvReader(',');
+    case 'tsv': return csvReader('\t');
+    case 'parquet': return readParquet;
+    case 'webdataset': return readWebDataset;
+    case 'imagefolder': return readImageFolder;
+    case 'txt': return textReader(textSplit);
+  }
+}

@@ -1,0 +1,33 @@
+/** What every input reader yields: raw fields with their location, or a record-level error. */
+export interface RawItem {
+  /** Input file relative to the input root (what rejects and ids name). */
+  file: string;
+  /** Human location inside the file: `line 17`, `row 3`, `key 000123`, `image cat.jpg`. */
+  location: string;
+  /** Stable key for the record id. */
+  key: string;
+  fields?: Record<string, unknown>;
+  error?: { reason: string; detail: string };
+  /** Folder that relative image paths in this record resolve against. */
+  baseDir: string;
+}
+
+export interface ReaderInput {
+  absPath: string;
+  relPath: string;
+  /** Reports bytes consumed, for progress. */
+  onBytes: (n: number) => void;
+}
+
+export type Reader = (input: ReaderInput) => AsyncIterable<RawItem>;
+
+/** A whole file failed (truncated Parquet, broken tar): the run reports it and goes on with other files. */
+export class UnreadableFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnreadableFileError';
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * One ingest task: reads the input units assigned to its rank, turns raw items into records, and writes
+ * shards and rejects. Imported by the executor in a worker thread or in-process.
+ */
+import { RunError } from '../errors.js';
+import type { Kind } from '../records.js';
+import { Accounting } from '../write/accounting.js';
+import { RejectWriter } from '../write/rejects.js';
+import { ShardWriter, type Row } from '../write/shard-writer.js';
+import type { TaskContext, TaskOutput } from '../run/executor.js';
+import { mapOrdered } from '../run/ordered.js';
+import type { InputUnit } from './detect.js';
+import { toRecord, type Mapped } from './map.js';
+import { readerFor } from './readers/index.js';
+import { UnreadableFileError, type RawItem } from './readers/types.js';
+
+export interface IngestSpec {
+  kind: Kind;
+  units: InputUnit[];
+  /** Unit indices per rank. */
+  assignment: number[][];
+  map: Record<string, string>;
+  maxPixels: number;
+  strict: boolean;
+  textSplit: 'line' | 'paragraph' | 'file';
+  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
+}
+
+/** Images decoded concurrently per task: enough to keep libvips busy, few enough to bound memory. */
+const DECODE_WINDOW = 16;
+
+export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskOutput> {
+  const acct = new Accounting();
+  const rejects = new RejectWriter(ctx.outDir, ctx.rank);
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, ...spec.shard });
+  const opts = { map: spec.map, maxPixels: spec.maxPixels };
+  for (const ui of spec.assignment[ctx.rank] ?? []) {
+    const unit = spec.units[ui]!;
+    const reader = readerFor(unit.format, spec.textSplit);
+    const items = reader({ absPath: unit.absPath, relPath: unit.relPath, onBytes: (n) => ctx.report(n, 0) });
+    const mapped = mapOrdered<RawItem, [RawItem, Mapped]>(items, DECODE_WINDOW, async (item) => [item, await toRecord(spec.kind, unit.source, item, opts)]);
+    try {
+      for await (const [item, m] of mapped) {
+        ctx.report(0, 1);
+        if ('record' in m) {
+          writer.write(m.record as unknown as Row);
+          acct.kept(unit.source);
+          continue;
+        }
+        if (spec.strict) throw new RunError(`${unit.relPath}, ${item.location}: ${m.reason}: ${m.detail} (--strict stops at the first bad record)`);
+        acct.rejected(unit.source, m.reason);
+        rejects.write({ source: unit.source, file: item.file, location: item.location, reason: m.reason, detail: m.detail });
+      }
+    } catch (err) {
+      if (!(err instanceof UnreadableFileError) || spec.strict) throw err;
+      process.stderr.write(`warning: ${err.message}; going on with the other inputs\n`);
+      acct.rejected(unit.source, 'unreadable_file');
+      rejects.write({ source: unit.source, file: unit.relPath, location: 'file', reason: 'unreadable_file', detail: err.message });
+    }
+  }
+  const shards = writer.close();
+  const rej = rejects.close();
+  return { shards, ...(rej ? { rejects: rej } : {}), stats: acct.sources };
+}

@@ -1,0 +1,63 @@
+/**
+ * Opens a dataset folder that an mmcurate stage wrote and streams its rows back in row-group batches.
+ * Every later stage (score, coreset, mix, audit) reads its input through here.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Manifest } from '../write/manifest.js';
+import { openParquet, readRowGroup, slices, type ParquetFile } from './parquet.js';
+
+export interface Dataset {
+  dir: string;
+  manifest: Manifest;
+  /** Absolute shard paths, in manifest order. */
+  shardPaths: string[];
+}
+
+export function openDataset(dir: string, flag = '--input'): Dataset {
+  const file = path.join(dir, 'manifest.json');
+  if (!existsSync(dir)) throw new UsageError(`${flag} ${dir}: no such folder`);
+  if (!existsSync(file)) {
+    throw new UsageError(`${flag} ${dir}: not an mmcurate output (no manifest.json); run \`mmcurate ingest\` on raw data first, or point at the --out folder of a finished stage`);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  } catch (err) {
+    throw new UsageError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(manifest.shards) || typeof manifest.layout !== 'string') throw new UsageError(`${file}: not an mmcurate manifest (no shards or layout)`);
+  const shardPaths = manifest.shards.map((s) => {
+    const p = path.join(dir, s.path);
+    if (!existsSync(p)) throw new UsageError(`${flag} ${dir}: the manifest lists ${s.path} but the file is missing`);
+    if (statSync(p).size !== s.bytes) throw new UsageError(`${flag} ${dir}: ${s.path} has ${statSync(p).size} bytes but the manifest says ${s.bytes}`);
+    return p;
+  });
+  return { dir, manifest, shardPaths };
+}
+
+export interface RowBatch {
+  shard: string;
+  /** Index of the first row of this batch within its shard. */
+  offset: number;
+  rows: Record<string, unknown>[];
+}
+
+/** Streams the dataset in batches of at most `batchRows` rows; `columns` limits what is decoded. */
+export async function* readBatches(ds: Dataset, opts: { columns?: string[]; batchRows?: number; shards?: number[] } = {}): AsyncGenerator<RowBatch> {
+  const which = opts.shards ?? ds.shardPaths.map((_, i) => i);
+  for (const i of which) {
+    const p = ds.shardPaths[i]!;
+    const pf = await openParquet(p);
+    for (const g of pf.groups) {
+      for (const s of slices(g, opts.batchRows ?? 4096)) {
+        yield { shard: ds.manifest.shards[i]!.path, offset: s.start, rows: await readRowGroup(pf, s, opts.columns) };
+      }
+    }
+  }
+}
+
+export async function shardMeta(p: string): Promise<ParquetFile> {
+  return openParquet(p);
+}

@@ -1,0 +1,58 @@
+/**
+ * Reads Parquet one row group at a time (hyparquet over ranged file reads), so a file of any size is
+ * streamed. Byte arrays without a UTF8 annotation stay binary (image bytes, embeddings).
+ */
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+
+export interface ParquetFile {
+  path: string;
+  metadata: FileMetaData;
+  rows: number;
+  /** [start, end) row ranges of the row groups. */
+  groups: { start: number; end: number }[];
+  columns: string[];
+  kv: Record<string, string>;
+}
+
+/** Fast-path file read: the whole file is read once and served from memory when small. */
+async function buffer(path: string): Promise<AsyncBuffer> {
+  return asyncBufferFromFile(path);
+}
+
+export async function openParquet(path: string): Promise<ParquetFile & { file: AsyncBuffer }> {
+  const file = await buffer(path);
+  const metadata = await parquetMetadataAsync(file);
+  const groups: { start: number; end: number }[] = [];
+  let at = 0;
+  for (const rg of metadata.row_groups) {
+    const n = Number(rg.num_rows);
+    groups.push({ start: at, end: at + n });
+    at += n;
+  }
+  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  const kv: Record<string, string> = {};
+  for (const e of metadata.key_value_metadata ?? []) if (e.value !== undefined) kv[e.key] = e.value;
+  return { path, file, metadata, rows: at, groups, columns, kv };
+}
+
+export async function readRowGroup(
+  pf: ParquetFile & { file: AsyncBuffer },
+  group: { start: number; end: number },
+  columns?: string[],
+): Promise<Record<string, unknown>[]> {
+  return (await parquetReadObjects({
+    file: pf.file,
+    metadata: pf.metadata,
+    rowStart: group.start,
+    rowEnd: group.end,
+    columns,
+    compressors,
+    utf8: false,
+  })) as Record<string, unknown>[];
+}
+
+/** Large row groups are read in slices so one LAION metadata part with a single huge group stays bounded. */
+export function* slices(group: { start: number; end: number }, maxRows: number): Generator<{ start: number; end: number }> {
+  for (let s = group.start; s < group.end; s += maxRows) yield { start: s, end: Math.min(group.end, s + maxRows) };
+}

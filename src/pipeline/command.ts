@@ -1,0 +1,56 @@
+/** `mmcurate run PIPELINE --out DIR`: runs a pipeline file's stages in order. */
+import { UsageError } from '../errors.js';
+import { COMMANDS } from '../cli/commands.js';
+import { formatHelp, parseArgs, required, type Flags } from '../cli/args.js';
+import { loadPipeline, stageArgv } from './load.js';
+
+const flags: Flags = {
+  out: { type: 'string', help: 'output folder; each stage writes OUT/<stage name>' },
+  from: { type: 'string', help: 'start at this stage (earlier stages must be done)' },
+};
+
+export const help = formatHelp(
+  'mmcurate run PIPELINE.json --out DIR',
+  'Runs a declarative pipeline (see pipelines/ and schemas/pipeline.schema.json). Finished tasks are skipped on a re-run.',
+  flags,
+);
+
+export async function runPipeline(file: string, outDir: string, from?: string): Promise<number> {
+  const p = loadPipeline(file);
+  let start = 0;
+  if (from) {
+    start = p.stages.findIndex((s) => s.name === from);
+    if (start < 0) throw new UsageError(`--from ${from}: no such stage in ${file} (stages: ${p.stages.map((s) => s.name).join(', ')})`);
+  }
+  for (let i = start; i < p.stages.length; i++) {
+    const s = p.stages[i]!;
+    const entry = COMMANDS[s.stage];
+    if (!entry) throw new UsageError(`${file}: /stages/${i}/stage: "${s.stage}" is not available in this build (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    const argv = stageArgv(p, i, file, outDir);
+    process.stderr.write(`\n== ${p.name} / ${s.name}: mmcurate ${s.stage} ${argv.join(' ')}\n`);
+    const mod = await entry.load();
+    let code: number;
+    try {
+      code = await mod.run(argv);
+    } catch (err) {
+      if ((err as { exitCode?: number }).exitCode === 2) throw new UsageError(`${file}: /stages/${i} (${s.name}): ${(err as Error).message}`);
+      throw err;
+    }
+    if (code !== 0) {
+      process.stderr.write(`${p.name}: stage ${s.name} exited with code ${code}; stopping\n`);
+      return code;
+    }
+  }
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, flags, 'run');
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const file = p.positional[0];
+  if (!file) throw new UsageError('mmcurate run: name a pipeline file, e.g. mmcurate run pipelines/demo.json --out out/');
+  return runPipeline(file, required(p, 'out', 'run'), p.flags.from as string | undefined);
+}

@@ -1,0 +1,21 @@
+/** `mmcurate demo`: the bundled pipeline on the bundled sample data, end to end. */
+import path from 'node:path';
+import { formatHelp, parseArgs, str, type Flags } from '../cli/args.js';
+import { PACKAGE_ROOT } from '../schemas.js';
+import { runPipeline } from './command.js';
+
+const flags: Flags = { out: { type: 'string', help: 'output folder (default: ./demo-out)' } };
+
+export const help = formatHelp('mmcurate demo [--out DIR]', 'Runs pipelines/demo.json on the sample data in demo/data and prints where the output is.', flags);
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, flags, 'demo');
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const out = path.resolve(str(p, 'out') ?? 'demo-out');
+  const code = await runPipeline(path.join(PACKAGE_ROOT, 'pipelines', 'demo.json'), out);
+  if (code === 0) process.stdout.write(`\nDemo finished. Output: ${out}\n  each stage's shards, rejects and manifest.json are in ${out}/<stage>/\n`);
+  return code;
+}

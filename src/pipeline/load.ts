@@ -1,0 +1,81 @@
+/**
+ * Reads and validates a pipeline file against schemas/pipeline.schema.json, then resolves its paths
+ * (relative to the file) and stage references (@name → that stage's output folder).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { describeErrors, validator } from '../schemas.js';
+
+export interface StageSpec {
+  name: string;
+  stage: 'ingest' | 'score' | 'coreset' | 'mix' | 'audit';
+  description?: string;
+  with?: Record<string, string | number | boolean | string[]>;
+}
+
+export interface Pipeline {
+  name: string;
+  description?: string;
+  source?: string;
+  stages: StageSpec[];
+}
+
+/** Flags whose values are paths: resolved against the pipeline file's folder. */
+const PATH_FLAGS = new Set(['input', 'model', 'recipe', 'centroids', 'tokenizer']);
+
+export function loadPipeline(file: string): Pipeline {
+  if (!existsSync(file)) throw new UsageError(`pipeline file ${file} does not exist`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const v = validator('pipeline.schema.json');
+  if (!v(doc)) throw new UsageError(`${file}: ${describeErrors(v.errors, doc)} (schema: schemas/pipeline.schema.json)`);
+  const p = doc as Pipeline;
+  const seen = new Set<string>();
+  for (const [i, s] of p.stages.entries()) {
+    if (seen.has(s.name)) throw new UsageError(`${file}: /stages/${i}/name: "${s.name}" is used twice; stage names must be unique`);
+    seen.add(s.name);
+  }
+  return p;
+}
+
+function resolveValue(v: string, flag: string, baseDir: string, outDir: string, known: Set<string>, where: string): string {
+  if (v.includes('@')) {
+    return v.replace(/@([A-Za-z0-9_.-]+)/g, (_m, name: string) => {
+      if (!known.has(name)) throw new UsageError(`${where}: "@${name}" refers to no earlier stage (earlier stages: ${[...known].join(', ') || 'none'})`);
+      return path.join(outDir, name);
+    });
+  }
+  if (!PATH_FLAGS.has(flag)) return v;
+  // KIND=PATH and name=PATH values keep their prefix
+  const eq = v.indexOf('=');
+  if (eq > 0 && !v.slice(0, eq).includes('/')) return `${v.slice(0, eq)}=${path.resolve(baseDir, v.slice(eq + 1))}`;
+  return path.resolve(baseDir, v);
+}
+
+/** The argv a stage's command receives. */
+export function stageArgv(p: Pipeline, index: number, file: string, outDir: string): string[] {
+  const s = p.stages[index]!;
+  const known = new Set(p.stages.slice(0, index).map((x) => x.name));
+  const baseDir = path.dirname(path.resolve(file));
+  const where = `${file}: /stages/${index} (${s.name})`;
+  const argv: string[] = [];
+  const positional: string[] = [];
+  for (const [flag, value] of Object.entries(s.with ?? {})) {
+    if (flag === 'out') throw new UsageError(`${where}/with/out: a stage's output is --out/${s.name}; remove "out"`);
+    if (typeof value === 'boolean') {
+      if (value) argv.push(`--${flag}`);
+      continue;
+    }
+    const values = Array.isArray(value) ? value : [String(value)];
+    const resolved = values.map((x) => resolveValue(x, flag, baseDir, outDir, known, `${where}/with/${flag}`));
+    if (s.stage === 'audit' && flag === 'input') positional.push(...resolved);
+    else argv.push(`--${flag}`, ...resolved);
+  }
+  if (s.stage === 'audit') return [...positional, ...argv];
+  return [...argv, '--out', path.join(outDir, s.name)];
+}

@@ -1,0 +1,153 @@
+/**
+ * Rolling Parquet shards: rows are buffered into row groups (bounded by rows and by uncompressed bytes),
+ * each row group is encoded and streamed to disk at once, and a shard is closed and renamed into place when
+ * it reaches its row or byte budget. Memory holds at most one row group, whatever the input size.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import path from 'node:path';
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import type { Layout } from '../records.js';
+import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } from './parquet-schema.js';
+import { tmpName } from './atomic.js';
+
+export interface ShardInfo {
+  path: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ShardWriterOptions {
+  /** The dataset folder; shards go to `<outDir>/data/`. */
+  outDir: string;
+  layout: Layout;
+  /** Optional schema columns to write besides the required ones (score columns, cluster ids...). */
+  columns?: readonly string[];
+  /** Task rank: shard names are `part-<rank>-<seq>.parquet`. */
+  rank: number;
+  maxShardRows?: number;
+  maxShardBytes?: number;
+  maxRowGroupRows?: number;
+  maxRowGroupBytes?: number;
+  /** Extra key-value metadata (the `mmcurate` entry: embedding dimension, model...). */
+  kvMetadata?: Record<string, unknown>;
+}
+
+export const SHARD_DEFAULTS = {
+  maxShardRows: 1_000_000,
+  maxShardBytes: 256 * 1024 * 1024,
+  maxRowGroupRows: 100_000,
+  maxRowGroupBytes: 100 * 1024 * 1024,
+};
+
+export type Row = Record<string, unknown>;
+
+export function shardName(rank: number, seq: number): string {
+  return `data/part-${String(rank).padStart(5, '0')}-${String(seq).padStart(5, '0')}.parquet`;
+}
+
+/** A rough uncompressed size: enough to keep row groups under their byte budget. */
+export function rowBytes(row: Row): number {
+  let n = 16;
+  for (const v of Object.values(row)) n += valueBytes(v);
+  return n;
+}
+
+function valueBytes(v: unknown): number {
+  if (v == null) return 1;
+  if (typeof v === 'string') return v.length + 4;
+  if (v instanceof Uint8Array) return v.byteLength + 4;
+  if (Array.isArray(v)) return v.reduce<number>((a, x) => a + valueBytes(x), 4);
+  if (typeof v === 'object') return Object.values(v as object).reduce<number>((a, x) => a + valueBytes(x), 0);
+  return 8;
+}
+
+/** A ByteWriter that streams to a file descriptor and hashes what it writes. */
+class FileSink extends ByteWriter {
+  written = 0;
+  readonly hash: Hash = createHash('sha256');
+  constructor(private readonly fd: number) {
+    super();
+  }
+  override ensure(size: number): void {
+    if (this.index > 1 << 20) this.drain();
+    super.ensure(size);
+  }
+  drain(): void {
+    if (this.index === 0) return;
+    const chunk = new Uint8Array(this.buffer, 0, this.index);
+    this.hash.update(chunk);
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd, chunk, off);
+    this.written += chunk.length;
+    this.index = 0;
+  }
+}
+
+export class ShardWriter {
+  readonly columns: ColumnDef[];
+  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata'>> & { kvMetadata?: Record<string, unknown> };
+  private readonly shards: ShardInfo[] = [];
+  private buffer: Row[] = [];
+  private bufferBytes = 0;
+  private seq = 0;
+  private current?: { fd: number; tmp: string; final: string; sink: FileSink; writer: ParquetWriter; rows: number };
+
+  constructor(options: ShardWriterOptions) {
+    this.opts = { ...SHARD_DEFAULTS, ...options };
+    this.columns = selectColumns(options.layout, options.columns ?? []);
+    mkdirSync(path.join(options.outDir, 'data'), { recursive: true });
+  }
+
+  write(row: Row): void {
+    this.buffer.push(row);
+    this.bufferBytes += rowBytes(row);
+    if (this.buffer.length >= this.opts.maxRowGroupRows || this.bufferBytes >= this.opts.maxRowGroupBytes) this.flushRowGroup();
+  }
+
+  /** Closes the last shard and returns every shard this writer produced. */
+  close(): ShardInfo[] {
+    this.flushRowGroup();
+    this.closeShard();
+    return this.shards;
+  }
+
+  private flushRowGroup(): void {
+    if (this.buffer.length === 0) return;
+    const shard = this.current ?? this.openShard();
+    const rows = this.buffer;
+    const columnData = this.columns.map((c) => ({ name: c.name, data: rows.map((r) => r[c.name] ?? null) }));
+    shard.writer.write({ columnData, rowGroupSize: rows.length });
+    shard.sink.drain();
+    shard.rows += rows.length;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    if (shard.rows >= this.opts.maxShardRows || shard.sink.written >= this.opts.maxShardBytes) this.closeShard();
+  }
+
+  private openShard(): NonNullable<ShardWriter['current']> {
+    const rel = shardName(this.opts.rank, this.seq++);
+    const final = path.join(this.opts.outDir, rel);
+    const tmp = tmpName(final);
+    const fd = openSync(tmp, 'w');
+    const sink = new FileSink(fd);
+    const kv = [{ key: 'huggingface', value: huggingfaceMetadata(this.columns) }];
+    if (this.opts.kvMetadata) kv.push({ key: 'mmcurate', value: JSON.stringify(this.opts.kvMetadata) });
+    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: 'mmcurate' });
+    this.current = { fd, tmp, final, sink, writer, rows: 0 };
+    return this.current;
+  }
+
+  private closeShard(): void {
+    const s = this.current;
+    if (!s) return;
+    s.writer.finish();
+    s.sink.drain();
+    fsyncSync(s.fd);
+    closeSync(s.fd);
+    renameSync(s.tmp, s.final);
+    this.shards.push({ path: path.relative(this.opts.outDir, s.final), rows: s.rows, bytes: s.sink.written, sha256: s.sink.hash.digest('hex') });
+    this.current = undefined;
+  }
+}
