@@ -1,0 +1,69 @@
+/**
+ * Token counts for mixing by tokens. Text is counted with the user's `tokenizer.json` (through
+ * @huggingface/tokenizers, the maintained JS port of HF tokenizers), or, when none is given, estimated as
+ * ⌈code points / 4⌉ per text segment: the common rule of thumb of about four characters per token for
+ * English BPE vocabularies. Each image counts a fixed number of visual tokens (144 by default: MM1's
+ * C-Abstractor output per image).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { UsageError, errorMessage } from '../errors.js';
+
+export interface TokenCounter {
+  /** How text is counted, recorded in the manifest: `estimate:chars/4` or `tokenizer:<file>@<sha256 prefix>`. */
+  readonly method: string;
+  count(text: string): number;
+}
+
+export const ESTIMATE_METHOD = 'estimate:chars/4';
+
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A surrogate pair is one code point.
+    if (c >= 0xd800 && c <= 0xdbff) n--;
+  }
+  return n;
+}
+
+/** ⌈code points / 4⌉; an empty string is 0 tokens. */
+export function estimateCounter(): TokenCounter {
+  return { method: ESTIMATE_METHOD, count: (text) => Math.ceil(codePoints(text) / 4) };
+}
+
+/**
+ * Counts with a tokenizer.json (its tokenizer_config.json beside it is used when present). Special tokens
+ * are not added: the count is the text's own tokens, the chat template is the trainer's business.
+ */
+export function tokenizerCounter(file: string): TokenCounter {
+  if (!existsSync(file)) throw new UsageError(`--tokenizer ${file}: no such file; give the path of a Hugging Face tokenizer.json`);
+  const bytes = readFileSync(file);
+  let tokenizer: Tokenizer;
+  try {
+    const json = JSON.parse(bytes.toString('utf8')) as object;
+    const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
+    const cfg = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as object) : {};
+    tokenizer = new Tokenizer(json, cfg);
+  } catch (err) {
+    throw new UsageError(`--tokenizer ${file}: not a usable tokenizer.json (${errorMessage(err)})`);
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+  return {
+    method: `tokenizer:${path.basename(file)}@${sha}`,
+    count: (text) => (text ? tokenizer.encode(text, { add_special_tokens: false }).ids.length : 0),
+  };
+}
+
+export function tokenCounter(tokenizerFile?: string): TokenCounter {
+  return tokenizerFile ? tokenizerCounter(tokenizerFile) : estimateCounter();
+}
+
+/** Tokens of one sample: its texts plus a fixed count per image. */
+export function sampleTokens(texts: readonly (string | null | undefined)[], images: number, counter: TokenCounter, visualTokensPerImage: number): number {
+  let n = images * visualTokensPerImage;
+  for (const t of texts) if (t) n += counter.count(t);
+  return n;
+}
