@@ -1,0 +1,202 @@
+/**
+ * The similarity kernels of the coreset stage, as small ONNX graphs run by onnxruntime (MLAS sgemm
+ * on the CPU, cuBLAS under CUDA): nearest centroid by inner product (k-means assignment), pairs over
+ * a cosine threshold inside a cluster (deduplication), and a plain product (k-means++ seeding).
+ * Reductions happen inside the graph so the n x k similarity matrix never crosses into JavaScript.
+ */
+import { createSession, ort, type Device } from '../onnx.js';
+import type { NpyArray } from '../util/npy.js';
+import { buildModel, type Node } from './onnx_graph.js';
+
+export type EmbDtype = 'float16' | 'float32';
+
+export interface KernelOptions {
+  device?: Device;
+  /** onnxruntime intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+/** Rows per onnxruntime call: large enough for sgemm to run at speed, small enough to bound memory. */
+export const CHUNK_ROWS = 4096;
+
+function dtypeOf(x: NpyArray): EmbDtype {
+  return x instanceof Uint16Array ? 'float16' : 'float32';
+}
+
+function tensor(x: NpyArray, dims: number[]): ort.Tensor {
+  return new ort.Tensor(dtypeOf(x), x, dims);
+}
+
+/** Graph nodes turning input `name` into float32 `out` (a Cast for float16 input). */
+function asFloat(name: string, out: string, input: EmbDtype): Node[] {
+  return input === 'float16' ? [{ op: 'Cast', inputs: [name], outputs: [out], attrs: { to: 1 } }] : [{ op: 'Identity', inputs: [name], outputs: [out] }];
+}
+
+/**
+ * Top-1 inner product of rows against a fixed set of centroids. The centroids are baked into the
+ * graph as an initializer, which lets onnxruntime pre-pack them for sgemm once per session.
+ */
+export class NearestCentroid {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly k: number,
+    readonly dim: number,
+    readonly input: EmbDtype,
+    readonly provider: 'cuda' | 'cpu',
+  ) {}
+
+  /** `centroids` is k x d row-major float32. */
+  static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, opts: KernelOptions = {}): Promise<NearestCentroid> {
+    if (centroids.length !== k * d) throw new RangeError(`centroids hold ${centroids.length} values, not ${k} x ${d}`);
+    const ct = new Float32Array(k * d); // d x k, so the graph is a plain MatMul
+    for (let c = 0; c < k; c++) for (let j = 0; j < d; j++) ct[j * k + c] = centroids[c * d + j];
+    const model = buildModel({
+      name: 'nearest_centroid',
+      nodes: [
+        ...asFloat('x', 'xf', input),
+        { op: 'MatMul', inputs: ['xf', 'ct'], outputs: ['s'] },
+        { op: 'ReduceMax', inputs: ['s'], outputs: ['best'], attrs: { axes: [1], keepdims: 0 } },
+        { op: 'ArgMax', inputs: ['s'], outputs: ['label64'], attrs: { axis: 1, keepdims: 0 } },
+        { op: 'Cast', inputs: ['label64'], outputs: ['label'], attrs: { to: 6 } },
+      ],
+      inputs: [{ name: 'x', type: input, shape: ['n', d] }],
+      outputs: [
+        { name: 'best', type: 'float', shape: ['n'] },
+        { name: 'label', type: 'int32', shape: ['n'] },
+      ],
+      initializers: [{ name: 'ct', type: 'float', dims: [d, k], values: ct }],
+    });
+    const { session, provider } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    return new NearestCentroid(session, k, d, input, provider);
+  }
+
+  /**
+   * For each of `rows` rows of `x`: the index of the centroid with the largest inner product (first
+   * on ties) into `label`, and that inner product into `best` (not divided by the row's norm).
+   */
+  async search(x: NpyArray, rows: number, label: Int32Array, best: Float32Array): Promise<void> {
+    const d = this.dim;
+    if (dtypeOf(x) !== this.input) throw new TypeError(`kernel built for ${this.input} input, got ${dtypeOf(x)}`);
+    for (let r0 = 0; r0 < rows; r0 += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, rows - r0);
+      const out = await this.session.run({ x: tensor(x.subarray(r0 * d, (r0 + n) * d), [n, d]) });
+      label.set(out.label.data as Int32Array, r0);
+      best.set(out.best.data as Float32Array, r0);
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export interface Edges {
+  /** Row in block a. */
+  i: Int32Array;
+  /** Row in block b. */
+  j: Int32Array;
+  /** Cosine similarity of the pair. */
+  sim: Float32Array;
+}
+
+/**
+ * Pairs of rows (one from block a, one from block b) whose cosine is over a threshold. Rows are fed
+ * raw with their inverse norms, so float16 inputs are used exactly as stored. Only the pairs come
+ * back (NonZero inside the graph), not the block's similarity matrix.
+ */
+export class PairKernel {
+  private readonly thr = new Float32Array(1);
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly dim: number,
+    readonly input: EmbDtype,
+    /** true: cos >= threshold (SemDeDup); false: cos > threshold (Bunny). */
+    readonly inclusive: boolean,
+  ) {}
+
+  static async create(d: number, input: EmbDtype, inclusive: boolean, opts: KernelOptions = {}): Promise<PairKernel> {
+    const model = buildModel({
+      name: 'pairs_over_threshold',
+      nodes: [
+        ...asFloat('a', 'af', input),
+        ...asFloat('b', 'bf', input),
+        { op: 'Gemm', inputs: ['af', 'bf'], outputs: ['s0'], attrs: { transB: 1 } },
+        { op: 'Mul', inputs: ['s0', 'ia'], outputs: ['s1'] },
+        { op: 'Mul', inputs: ['s1', 'ib'], outputs: ['s'] },
+        inclusive
+          ? { op: 'GreaterOrEqual', inputs: ['s', 'thr'], outputs: ['m'] }
+          : { op: 'Greater', inputs: ['s', 'thr'], outputs: ['m'] },
+        { op: 'NonZero', inputs: ['m'], outputs: ['nz'] },
+        { op: 'Transpose', inputs: ['nz'], outputs: ['nzt'], attrs: { perm: [1, 0] } },
+        { op: 'GatherND', inputs: ['s', 'nzt'], outputs: ['sim'] },
+        { op: 'Cast', inputs: ['nz'], outputs: ['ij'], attrs: { to: 6 } },
+      ],
+      inputs: [
+        { name: 'a', type: input, shape: ['m1', d] },
+        { name: 'b', type: input, shape: ['m2', d] },
+        { name: 'ia', type: 'float', shape: ['m1', 1] },
+        { name: 'ib', type: 'float', shape: [1, 'm2'] },
+        { name: 'thr', type: 'float', shape: [] },
+      ],
+      outputs: [
+        { name: 'ij', type: 'int32', shape: [2, 'e'] },
+        { name: 'sim', type: 'float', shape: ['e'] },
+      ],
+    });
+    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    return new PairKernel(session, d, input, inclusive);
+  }
+
+  /** Pairs between `aRows` rows of `a` and `bRows` rows of `b`, with their inverse L2 norms. */
+  async edges(a: NpyArray, aRows: number, aInv: Float32Array, b: NpyArray, bRows: number, bInv: Float32Array, threshold: number): Promise<Edges> {
+    const d = this.dim;
+    this.thr[0] = threshold;
+    const out = await this.session.run({
+      a: tensor(a.subarray(0, aRows * d), [aRows, d]),
+      b: tensor(b.subarray(0, bRows * d), [bRows, d]),
+      ia: new ort.Tensor('float32', aInv.subarray(0, aRows), [aRows, 1]),
+      ib: new ort.Tensor('float32', bInv.subarray(0, bRows), [1, bRows]),
+      thr: new ort.Tensor('float32', this.thr, []),
+    });
+    const ij = out.ij.data as Int32Array;
+    const e = ij.length / 2;
+    return { i: ij.subarray(0, e), j: ij.subarray(e), sim: out.sim.data as Float32Array };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** x (n x d) times yᵀ (y: m x d, float32) as an n x m float32 matrix; for small m (k-means++ seeding). */
+export class ProductKernel {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly dim: number,
+    readonly input: EmbDtype,
+  ) {}
+
+  static async create(d: number, input: EmbDtype, opts: KernelOptions = {}): Promise<ProductKernel> {
+    const model = buildModel({
+      name: 'product',
+      nodes: [...asFloat('x', 'xf', input), { op: 'Gemm', inputs: ['xf', 'y'], outputs: ['s'], attrs: { transB: 1 } }],
+      inputs: [
+        { name: 'x', type: input, shape: ['n', d] },
+        { name: 'y', type: 'float', shape: ['m', d] },
+      ],
+      outputs: [{ name: 's', type: 'float', shape: ['n', 'm'] }],
+    });
+    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    return new ProductKernel(session, d, input);
+  }
+
+  async product(x: NpyArray, rows: number, y: Float32Array, m: number): Promise<Float32Array> {
+    const d = this.dim;
+    const out = await this.session.run({ x: tensor(x.subarray(0, rows * d), [rows, d]), y: new ort.Tensor('float32', y.subarray(0, m * d), [m, d]) });
+    return out.s.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
