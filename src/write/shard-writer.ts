@@ -101,8 +101,16 @@ export class ShardWriter {
   }
 
   write(row: Row): void {
+    const bytes = rowBytes(row);
+    const shardRows = (this.current?.rows ?? 0) + this.buffer.length;
+    const shardBytes = (this.current?.sink.written ?? 0) + this.bufferBytes;
+    // the uncompressed estimate overstates what lands on disk, so a shard never exceeds its byte budget
+    if (shardRows > 0 && (shardRows + 1 > this.opts.maxShardRows || shardBytes + bytes > this.opts.maxShardBytes)) {
+      this.flushRowGroup();
+      this.closeShard();
+    }
     this.buffer.push(row);
-    this.bufferBytes += rowBytes(row);
+    this.bufferBytes += bytes;
     if (this.buffer.length >= this.opts.maxRowGroupRows || this.bufferBytes >= this.opts.maxRowGroupBytes) this.flushRowGroup();
   }
 
@@ -123,7 +131,6 @@ export class ShardWriter {
     shard.rows += rows.length;
     this.buffer = [];
     this.bufferBytes = 0;
-    if (shard.rows >= this.opts.maxShardRows || shard.sink.written >= this.opts.maxShardBytes) this.closeShard();
   }
 
   private openShard(): NonNullable<ShardWriter['current']> {

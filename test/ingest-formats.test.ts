@@ -1,0 +1,172 @@
+/** Every input format and every bad-input path, on real files (input Parquet written by DuckDB). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import sharp from 'sharp';
+import { cli, duck, readHyparquet, tmpDir, DEMO } from './helpers.js';
+import type { Manifest } from '../src/write/manifest.js';
+
+const dir = tmpDir();
+const manifest = (d: string): Manifest => JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as Manifest;
+const rejects = (d: string): { file: string; location: string; reason: string; detail: string }[] => {
+  try {
+    return readdirSync(path.join(d, 'rejects')).flatMap((f) => readFileSync(path.join(d, 'rejects', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+  } catch {
+    return [];
+  }
+};
+const img = (name: string): string => path.join(DEMO, 'images', name);
+
+test('CSV and TSV with paths relative to the file, and --map for odd column names', () => {
+  const d = path.join(dir, 'csv');
+  mkdirSync(d);
+  copyFileSync(img('000_red_circle.jpg'), path.join(d, 'a.jpg'));
+  copyFileSync(img('001_green_star.png'), path.join(d, 'b.png'));
+  writeFileSync(path.join(d, 'pairs.csv'), 'file,alt_text,score\na.jpg,"a red circle, drawn",0.5\nb.png,a green triangle,0.4\nb.png\n');
+  writeFileSync(path.join(d, 'pairs.tsv'), 'image\tcaption\na.jpg\ta red circle\n');
+  const out = path.join(dir, 'csv-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'pairs.csv'), path.join(d, 'pairs.tsv'), '--map', 'image=file,caption=alt_text', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.equal(m.sources.pairs!.kept, 2 + 0, JSON.stringify(m.sources));
+  // the TSV is a second file of source "pairs": its caption column is not alt_text, so it is rejected by name
+  assert.equal(m.sources.pairs!.read, 4);
+  const rj = rejects(out);
+  assert.ok(rj.some((x) => x.reason === 'invalid_csv_row' && x.location === 'line 4'));
+  assert.ok(rj.some((x) => x.reason === 'missing_caption' && /alt_text/.test(x.detail)));
+});
+
+test('HF-style Parquet with an image struct {bytes, path} and a text column', async () => {
+  const p = path.join(dir, 'hf.parquet');
+  await duck(`COPY (SELECT {'bytes': content, 'path': parse_filename(filename)} AS image, 'a picture ' || parse_filename(filename) AS text FROM read_blob('${DEMO}/images/0*.jpg') ORDER BY filename) TO '${p}' (FORMAT parquet)`);
+  const out = path.join(dir, 'hf-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', p, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.equal(m.rejected, 0);
+  assert.ok(m.rows >= 10);
+  const rows = await readHyparquet(path.join(out, m.shards[0]!.path));
+  const first = rows[0]!;
+  const image = first.image as { bytes: Uint8Array; path: string };
+  assert.equal(image.path, '000_red_circle.jpg');
+  assert.deepEqual(Buffer.from(image.bytes), readFileSync(img('000_red_circle.jpg')));
+  assert.equal(first.image_format, 'jpeg');
+});
+
+test('LAION-style metadata Parquet keeps URLs as references and the rest as metadata', async () => {
+  const p = path.join(dir, 'laion.parquet');
+  await duck(`COPY (SELECT 'https://example.com/' || i || '.jpg' AS URL, 'caption ' || i AS TEXT, 0.25 + i / 100 AS similarity, 300 + i AS WIDTH, 200 AS HEIGHT, 'UNLIKELY' AS NSFW, lpad(i::VARCHAR, 9, '0') AS key FROM range(50) t(i)) TO '${p}' (FORMAT parquet, ROW_GROUP_SIZE 16)`);
+  const out = path.join(dir, 'laion-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', p, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.equal(m.rows, 50);
+  const rows = await duck(`SELECT image.bytes AS b, image.path AS p, url, text, width, height, metadata FROM read_parquet('${out}/data/*.parquet') ORDER BY text`);
+  assert.equal(rows[0]!.b, null);
+  assert.equal(rows[0]!.p, 'https://example.com/0.jpg');
+  assert.equal(rows[0]!.url, 'https://example.com/0.jpg');
+  assert.equal(rows[0]!.width, 300);
+  assert.deepEqual(JSON.parse(rows[0]!.metadata as string), { similarity: 0.25, WIDTH: 300, HEIGHT: 200, NSFW: 'UNLIKELY', key: '000000000' });
+});
+
+test('a folder of images with same-named .txt captions', () => {
+  const d = path.join(dir, 'folder');
+  mkdirSync(path.join(d, 'sub'), { recursive: true });
+  copyFileSync(img('000_red_circle.jpg'), path.join(d, 'one.jpg'));
+  writeFileSync(path.join(d, 'one.txt'), 'a red circle');
+  copyFileSync(img('002_blue_triangle.webp'), path.join(d, 'sub', 'two.webp'));
+  writeFileSync(path.join(d, 'sub', 'two.txt'), 'a blue star');
+  copyFileSync(img('001_green_star.png'), path.join(d, 'three.png'));
+  const out = path.join(dir, 'folder-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', d, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.equal(m.rows, 2);
+  assert.deepEqual(m.rejected_by_reason, { missing_caption: 1 });
+});
+
+test('a truncated Parquet file and a broken tar are reported and the run goes on', () => {
+  const d = path.join(dir, 'broken');
+  mkdirSync(d);
+  const good = readFileSync(path.join(dir, 'laion.parquet'));
+  writeFileSync(path.join(d, 'cut.parquet'), good.subarray(0, Math.floor(good.length / 2)));
+  const tarBytes = readFileSync(path.join(DEMO, 'wds', '00000.tar'));
+  writeFileSync(path.join(d, 'cut.tar'), tarBytes.subarray(0, 12000));
+  const out = path.join(dir, 'broken-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', `a=${d}/cut.parquet`, `b=${d}/cut.tar`, `c=${DEMO}/captions.jsonl`, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /cut.parquet/);
+  const m = manifest(out);
+  assert.equal(m.sources.a!.rejected_by_reason.unreadable_file, 1);
+  assert.equal(m.sources.b!.rejected_by_reason.unreadable_file, 1);
+  assert.ok(m.sources.b!.kept >= 1, 'samples before the break are kept');
+  assert.ok(m.sources.c!.kept > 30);
+  assert.ok(rejects(out).some((x) => x.file === 'cut.parquet' && x.reason === 'unreadable_file'));
+});
+
+test('--strict stops at the first bad record with exit code 1', () => {
+  const r = cli(['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--strict', '--out', path.join(dir, 'strict')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /captions.jsonl, line 37: invalid_json/);
+});
+
+test('decompression bombs are rejected by the pixel limit', async () => {
+  const d = path.join(dir, 'bomb');
+  mkdirSync(d);
+  await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#ff0000' } }).png().toFile(path.join(d, 'big.png'));
+  writeFileSync(path.join(d, 'x.jsonl'), JSON.stringify({ image: 'big.png', caption: 'a big red field' }) + '\n' + JSON.stringify({ image: 'big.png', caption: 'again' }) + '\n');
+  const out = path.join(dir, 'bomb-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'x.jsonl'), '--max-pixels', '1000000', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const rj = rejects(out);
+  assert.equal(rj.length, 2);
+  assert.equal(rj[0]!.reason, 'image_too_large');
+  assert.match(rj[0]!.detail, /4000x3000 = 12000000 pixels, over the limit of 1000000/);
+});
+
+test('OBELICS-style Parquet with list columns', async () => {
+  const p = path.join(dir, 'obelics.parquet');
+  await duck(`COPY (SELECT [NULL, 'text ' || i, NULL]::VARCHAR[] AS texts, ['https://example.com/a' || i || '.jpg', NULL, 'https://example.com/b.jpg']::VARCHAR[] AS images, '[{},{},{}]' AS metadata, '{"url": "u' || i || '"}' AS general_metadata FROM range(5) t(i)) TO '${p}' (FORMAT parquet)`);
+  const out = path.join(dir, 'obelics-out');
+  const r = cli(['ingest', '--kind', 'interleaved', '--input', p, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  // each document has a position with neither text nor image? no: [img, text, img] is valid
+  assert.equal(m.rows, 5, JSON.stringify(m.rejected_by_reason));
+  const rows = await duck(`SELECT texts, [x.path for x in images] AS p, general_metadata FROM read_parquet('${out}/data/*.parquet') ORDER BY general_metadata`);
+  assert.deepEqual(rows[0]!.p, ['https://example.com/a0.jpg', null, 'https://example.com/b.jpg']);
+  assert.equal(rows[0]!.general_metadata, '{"url": "u0"}');
+});
+
+test('text from Parquet, gzipped plain text split by paragraph, and --format override', async () => {
+  const p = path.join(dir, 'corpus.parquet');
+  await duck(`COPY (SELECT 'document number ' || i AS content FROM range(7) t(i)) TO '${p}' (FORMAT parquet)`);
+  const g = path.join(dir, 'paras.txt.gz');
+  writeFileSync(g, gzipSync('first paragraph\nstill first\n\nsecond\n\n\nthird\n'));
+  const odd = path.join(dir, 'lines.data');
+  writeFileSync(odd, '{"text": "from an odd extension"}\n');
+  const out = path.join(dir, 'text-out');
+  const r = cli(['ingest', '--kind', 'text', '--input', p, '--map', 'text=content', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(manifest(out).rows, 7);
+  const out2 = path.join(dir, 'text-out2');
+  assert.equal(cli(['ingest', '--kind', 'text', '--input', g, '--text-split', 'paragraph', '--out', out2]).code, 0);
+  const rows = await duck(`SELECT text FROM read_parquet('${out2}/data/*.parquet')`);
+  assert.deepEqual(rows.map((x) => x.text), ['first paragraph\nstill first', 'second', 'third']);
+  const out3 = path.join(dir, 'text-out3');
+  const r3 = cli(['ingest', '--kind', 'text', '--input', odd, '--format', 'jsonl', '--out', out3]);
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.equal(manifest(out3).rows, 1);
+});
+
+test('small shard and row-group budgets roll shards deterministically', async () => {
+  const out = path.join(dir, 'roll');
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(dir, 'laion.parquet'), '--shard-rows', '20', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.deepEqual(m.shards.map((s) => [s.path, s.rows]), [['data/part-00000-00000.parquet', 20], ['data/part-00000-00001.parquet', 20], ['data/part-00000-00002.parquet', 10]]);
+  const n = await duck(`SELECT count(*)::INTEGER AS n FROM read_parquet('${out}/data/*.parquet')`);
+  assert.equal(n[0]!.n, 50);
+});
