@@ -200,3 +200,54 @@ export class ProductKernel {
     await this.session.release();
   }
 }
+
+/**
+ * Per-row statistics of a chunk in one native pass: squared norms of x (and of t), and the dot
+ * product x·t — the image/text embedding pair's norms and raw CLIP score. NaN/Inf propagate, which
+ * is how invalid rows are found.
+ */
+export class RowStats {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly dim: number,
+    readonly paired: boolean,
+  ) {}
+
+  static async create(d: number, input: EmbDtype, paired: boolean, opts: KernelOptions = {}): Promise<RowStats> {
+    const nodes: Node[] = [...asFloat('x', 'xf', input), { op: 'ReduceSumSquare', inputs: ['xf'], outputs: ['ssx'], attrs: { axes: [1], keepdims: 0 } }];
+    const outputs = [{ name: 'ssx', type: 'float' as const, shape: ['n'] }];
+    if (paired) {
+      nodes.push(
+        ...asFloat('t', 'tf', input),
+        { op: 'ReduceSumSquare', inputs: ['tf'], outputs: ['sst'], attrs: { axes: [1], keepdims: 0 } },
+        { op: 'Mul', inputs: ['xf', 'tf'], outputs: ['xt'] },
+        { op: 'ReduceSum', inputs: ['xt', 'axis1'], outputs: ['dot'], attrs: { keepdims: 0 } },
+      );
+      outputs.push({ name: 'sst', type: 'float', shape: ['n'] }, { name: 'dot', type: 'float', shape: ['n'] });
+    }
+    const model = buildModel({
+      name: 'row_stats',
+      nodes,
+      inputs: [{ name: 'x', type: input, shape: ['n', d] }, ...(paired ? [{ name: 't', type: input, shape: ['n', d] }] : [])],
+      outputs,
+      initializers: paired ? [{ name: 'axis1', type: 'int64', dims: [1], values: BigInt64Array.from([1n]) }] : [],
+    });
+    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    return new RowStats(session, d, paired);
+  }
+
+  async run(x: NpyArray, rows: number, t?: NpyArray): Promise<{ ssx: Float32Array; sst?: Float32Array; dot?: Float32Array }> {
+    const d = this.dim;
+    const feeds: Record<string, ort.Tensor> = { x: tensor(x.subarray(0, rows * d), [rows, d]) };
+    if (this.paired) {
+      if (!t) throw new TypeError('paired RowStats needs t');
+      feeds.t = tensor(t.subarray(0, rows * d), [rows, d]);
+    }
+    const out = await this.session.run(feeds);
+    return { ssx: out.ssx.data as Float32Array, sst: out.sst?.data as Float32Array | undefined, dot: out.dot?.data as Float32Array | undefined };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

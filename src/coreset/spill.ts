@@ -1,0 +1,170 @@
+/**
+ * A shuffle as a file layout (../shared/DESIGN.md): a map task routes each row to a key (a bucket of
+ * clusters, or an input part) and appends it to ONE file of its own, in column segments grouped by
+ * key, with a JSON index of segments beside it. The task for key b later reads the segments of b
+ * from every map task's file. Buffers are flushed at a fixed size, so memory stays bounded.
+ */
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+
+export type ColType = 'f64' | 'f32' | 'i32' | 'u16';
+export interface ColSpec {
+  name: string;
+  type: ColType;
+  /** Values per row (the embedding dimension for an embedding column). */
+  width?: number;
+}
+export type ColArray = Float64Array | Float32Array | Int32Array | Uint16Array;
+export type Cols = Record<string, ColArray>;
+
+const CTOR = { f64: Float64Array, f32: Float32Array, i32: Int32Array, u16: Uint16Array } as const;
+
+function alloc(spec: ColSpec, rows: number): ColArray {
+  return new CTOR[spec.type](rows * (spec.width ?? 1));
+}
+
+interface Segment {
+  key: number;
+  offset: number;
+  rows: number;
+}
+interface Index {
+  specs: ColSpec[];
+  segments: Segment[];
+}
+
+class KeyBuffer {
+  rows = 0;
+  cols: ColArray[];
+  constructor(private readonly specs: ColSpec[], private capacity = 256) {
+    this.cols = specs.map((s) => alloc(s, capacity));
+  }
+  push(src: ColArray[], i: number): void {
+    if (this.rows === this.capacity) {
+      this.capacity *= 2;
+      this.cols = this.cols.map((c, t) => {
+        const n = alloc(this.specs[t], this.capacity);
+        n.set(c as never);
+        return n;
+      });
+    }
+    for (let t = 0; t < src.length; t++) {
+      const w = this.specs[t].width ?? 1;
+      if (w === 1) this.cols[t][this.rows] = src[t][i];
+      else this.cols[t].set(src[t].subarray(i * w, i * w + w) as never, this.rows * w);
+    }
+    this.rows++;
+  }
+}
+
+export class SpillWriter {
+  private buffers = new Map<number, KeyBuffer>();
+  private buffered = 0;
+  private offset = 0;
+  private readonly segments: Segment[] = [];
+  private readonly rowBytes: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly specs: ColSpec[],
+    private readonly flushBytes: number,
+  ) {
+    this.rowBytes = specs.reduce((a, s) => a + (s.width ?? 1) * CTOR[s.type].BYTES_PER_ELEMENT, 0);
+  }
+
+  static async create(path: string, specs: ColSpec[], flushBytes = 64 << 20): Promise<SpillWriter> {
+    return new SpillWriter(path, await fsp.open(`${path}.tmp`, 'w'), specs, flushBytes);
+  }
+
+  /** Route `count` rows of `cols` (named as the specs) to their `keys`; a negative key drops the row. */
+  async add(keys: ArrayLike<number>, cols: Cols, count: number): Promise<void> {
+    const src = this.specs.map((s) => {
+      const c = cols[s.name];
+      if (!c) throw new Error(`spill ${this.path}: column ${s.name} missing`);
+      return c;
+    });
+    for (let i = 0; i < count; i++) {
+      if (keys[i] < 0) continue;
+      let b = this.buffers.get(keys[i]);
+      if (!b) this.buffers.set(keys[i], (b = new KeyBuffer(this.specs)));
+      b.push(src, i);
+    }
+    this.buffered += count * this.rowBytes;
+    if (this.buffered >= this.flushBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const keys = [...this.buffers.keys()].sort((a, b) => a - b);
+    for (const key of keys) {
+      const b = this.buffers.get(key)!;
+      if (b.rows === 0) continue;
+      this.segments.push({ key, offset: this.offset, rows: b.rows });
+      const parts = b.cols.map((c, t) => {
+        const n = b.rows * (this.specs[t].width ?? 1);
+        return new Uint8Array(c.buffer, c.byteOffset, n * c.BYTES_PER_ELEMENT);
+      });
+      const { bytesWritten } = await this.fh.writev(parts);
+      this.offset += bytesWritten;
+    }
+    this.buffers = new Map();
+    this.buffered = 0;
+  }
+
+  /** Flush, then put the data file and its index in place (index last: it marks the file complete). */
+  async close(): Promise<number> {
+    await this.flush();
+    await this.fh.close();
+    await fsp.rename(`${this.path}.tmp`, this.path);
+    const index: Index = { specs: this.specs, segments: this.segments };
+    await fsp.writeFile(`${this.path}.idx.json.tmp`, JSON.stringify(index));
+    await fsp.rename(`${this.path}.idx.json.tmp`, `${this.path}.idx.json`);
+    return this.segments.reduce((a, s) => a + s.rows, 0);
+  }
+}
+
+/** Rows per key in a spill file (from its index). */
+export async function spillCounts(path: string): Promise<Map<number, number>> {
+  const index = JSON.parse(await fsp.readFile(`${path}.idx.json`, 'utf8')) as Index;
+  const m = new Map<number, number>();
+  for (const s of index.segments) m.set(s.key, (m.get(s.key) ?? 0) + s.rows);
+  return m;
+}
+
+/** Every row spilled under `key` in the given files, in file order then write order. */
+export async function readSpilled(paths: string[], key: number): Promise<{ rows: number; cols: Cols }> {
+  const plans: { path: string; specs: ColSpec[]; segs: Segment[] }[] = [];
+  for (const path of paths) {
+    const index = JSON.parse(await fsp.readFile(`${path}.idx.json`, 'utf8')) as Index;
+    plans.push({ path, specs: index.specs, segs: index.segments.filter((s) => s.key === key) });
+  }
+  const specs = plans[0]?.specs ?? [];
+  const rows = plans.reduce((a, p) => a + p.segs.reduce((b, s) => b + s.rows, 0), 0);
+  const out = specs.map((s) => alloc(s, rows));
+  let at = 0;
+  for (const p of plans) {
+    if (p.segs.length === 0) continue;
+    const fh = await fsp.open(p.path, 'r');
+    try {
+      for (const seg of p.segs) {
+        let pos = seg.offset;
+        for (let t = 0; t < specs.length; t++) {
+          const w = specs[t].width ?? 1;
+          const bpe = out[t].BYTES_PER_ELEMENT;
+          const bytes = new Uint8Array(out[t].buffer, at * w * bpe, seg.rows * w * bpe);
+          let done = 0;
+          while (done < bytes.length) {
+            const { bytesRead } = await fh.read(bytes, done, bytes.length - done, pos + done);
+            if (bytesRead === 0) throw new Error(`${p.path}: truncated spill segment`);
+            done += bytesRead;
+          }
+          pos += bytes.length;
+        }
+        at += seg.rows;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return { rows, cols: Object.fromEntries(specs.map((s, t) => [s.name, out[t]])) };
+}

@@ -1,0 +1,164 @@
+/**
+ * The parallel tasks of the coreset stage (run by src/run/executor.ts, one marker each):
+ *
+ * - assign (one per input part): row norms, clip score and validity in one native pass; nearest
+ *   centroid; rows spilled to the bucket of their cluster. Invalid rows go straight to the results.
+ * - dedup (one per bucket of clusters): the bucket's rows from every assign task, grouped by
+ *   cluster in row order, deduplicated; one result row per input row, spilled by input part.
+ * - write (one per input part): see write.ts.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { TaskContext, TaskOutput } from '../run/executor.js';
+import { f32ToF16 } from '../util/float16.js';
+import { readNpy, type NpyArray } from '../util/npy.js';
+import { createDedupKernel, dedupCluster } from './dedup.js';
+import { assignColumns, bucketClusters, bucketOf, carriesIds, packId, paths, rowColumns, STATUS, type CoresetTaskSpec } from './layout.js';
+import { CHUNK_ROWS, NearestCentroid, RowStats } from './matmul.js';
+import { readPart } from './source.js';
+import { readSpilled, SpillWriter, type Cols } from './spill.js';
+
+export async function runTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
+  if (spec.step === 'assign') return assignTask(spec, ctx);
+  if (spec.step === 'dedup') return dedupTask(spec, ctx);
+  const { writeTask } = await import('./write.js');
+  return writeTask(spec, ctx);
+}
+
+function toF16(x: NpyArray): Uint16Array {
+  return x instanceof Uint16Array ? x : f32ToF16(x);
+}
+
+async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
+  const p = ctx.rank;
+  const { source, cfg, k, buckets } = spec;
+  const d = source.dim;
+  const kopts = { device: cfg.device, threads: cfg.threads };
+  const { values } = await readNpy(paths.centroids(spec.work));
+  const nearest = await NearestCentroid.create(values as Float32Array, k, d, 'float16', kopts);
+  const paired = source.layout === 'laion' && source.scores;
+  const stats = await RowStats.create(d, 'float16', paired, kopts);
+  mkdirSync(path.dirname(paths.assign(spec.work, p)), { recursive: true });
+  mkdirSync(path.dirname(paths.invalid(spec.work, p)), { recursive: true });
+  const spill = await SpillWriter.create(paths.assign(spec.work, p), assignColumns(spec));
+  const bad = await SpillWriter.create(paths.invalid(spec.work, p), rowColumns(spec), 4 << 20);
+  const needScore = !!cfg.clipBand || cfg.dedup?.rule === 'max-score';
+  const withIds = carriesIds(spec);
+
+  const n = CHUNK_ROWS;
+  const row = new Float64Array(n), score = new Float64Array(n), sim = new Float32Array(n), inv = new Float32Array(n);
+  const label = new Int32Array(n), best = new Float32Array(n), keys = new Int32Array(n), badKeys = new Int32Array(n);
+  const status = new Int32Array(n), dupRow = new Float64Array(n).fill(-1), id = new Int32Array(n * 4);
+  let read = 0, invalid = 0;
+  try {
+    for await (const chunk of readPart(source, p, CHUNK_ROWS)) {
+      const m = chunk.rows;
+      const emb = toF16(chunk.emb);
+      const st = await stats.run(emb, m, chunk.text ? toF16(chunk.text) : undefined);
+      await nearest.search(emb, m, label, best);
+      for (let i = 0; i < m; i++) {
+        row[i] = chunk.base + i;
+        const ss = st.ssx[i];
+        const ok = ss > 0 && Number.isFinite(ss);
+        inv[i] = ok ? 1 / Math.sqrt(ss) : 0;
+        score[i] = paired ? st.dot![i] * inv[i] / Math.sqrt(st.sst![i]) : chunk.score ? chunk.score[i] : NaN;
+        sim[i] = best[i] * inv[i];
+        if (withIds) packId(chunk.ids![i], id, i * 4);
+        status[i] = !ok ? STATUS.invalid_embedding : needScore && !Number.isFinite(score[i]) ? STATUS.missing_clip_score : STATUS.candidate;
+        keys[i] = status[i] === STATUS.candidate ? bucketOf(label[i], k, buckets) : -1;
+        badKeys[i] = status[i] === STATUS.candidate ? -1 : p;
+        if (status[i] !== STATUS.candidate) invalid++;
+      }
+      const cols: Cols = { row, score, sim, inv, cluster: label, emb, id, dupRow, status, dupId: id };
+      await spill.add(keys, cols, m);
+      await bad.add(badKeys, { ...cols, sim: new Float32Array(m).fill(NaN), cluster: new Int32Array(m).fill(-1), dupId: new Int32Array(m * 4) }, m);
+      read += m;
+      ctx.report(m, m);
+    }
+  } finally {
+    await nearest.release();
+    await stats.release();
+  }
+  await spill.close();
+  await bad.close();
+  return { shards: [], stats: {}, extra: { read, invalid } };
+}
+
+async function dedupTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
+  const b = ctx.rank;
+  const { source, cfg, k, buckets } = spec;
+  const d = source.dim;
+  const files = source.parts.map((_, p) => paths.assign(spec.work, p));
+  const { rows: n, cols } = await readSpilled(files, b);
+  const row = cols.row as Float64Array, cluster = cols.cluster as Int32Array, sim = cols.sim as Float32Array;
+  const score = cols.score as Float64Array, inv = cols.inv as Float32Array, emb = cols.emb as Uint16Array | undefined;
+  const ids = cols.id as Int32Array | undefined;
+
+  // Stable counting sort by cluster: spill order is part order, then row order, so members end up
+  // in ascending global row within each cluster (the order the keep rules break ties by).
+  const [c0, c1] = bucketClusters(b, k, buckets);
+  const start = new Int32Array(c1 - c0 + 1);
+  for (let i = 0; i < n; i++) start[cluster[i] - c0 + 1]++;
+  for (let c = 0; c < c1 - c0; c++) start[c + 1] += start[c];
+  const order = new Int32Array(n);
+  const fill = start.slice(0, c1 - c0);
+  for (let i = 0; i < n; i++) order[fill[cluster[i] - c0]++] = i;
+
+  const dupRow = new Float64Array(n).fill(-1);
+  const status = new Int32Array(n); // candidate
+  const dupId = ids ? new Int32Array(n * 4) : undefined;
+  let pairs = 0, dropped = 0, largest = 0, clusters = 0;
+  if (cfg.dedup && emb) {
+    const kernel = await createDedupKernel(d, 'float16', cfg.dedup.rule, { device: cfg.device, threads: cfg.threads });
+    try {
+      let buf = new Uint16Array(0);
+      for (let c = 0; c < c1 - c0; c++) {
+        const m = start[c + 1] - start[c];
+        if (m === 0) continue;
+        clusters++;
+        largest = Math.max(largest, m);
+        const members = order.subarray(start[c], start[c + 1]);
+        if (m === 1) continue;
+        if (buf.length < m * d) buf = new Uint16Array(m * d);
+        const mInv = new Float32Array(m), mSim = new Float32Array(m), mScore = new Float64Array(m);
+        for (let t = 0; t < m; t++) {
+          const i = members[t];
+          buf.set(emb.subarray(i * d, (i + 1) * d), t * d);
+          mInv[t] = inv[i];
+          mSim[t] = sim[i];
+          mScore[t] = score[i];
+        }
+        const r = await dedupCluster({ data: buf, invNorm: mInv, rows: m, dim: d, centroidSim: mSim, score: mScore }, kernel, cfg.dedup);
+        pairs += r.pairs;
+        for (let t = 0; t < m; t++) {
+          if (r.dupOf[t] < 0) continue;
+          const i = members[t];
+          const j = members[r.dupOf[t]];
+          status[i] = STATUS.near_duplicate;
+          dupRow[i] = row[j];
+          if (dupId && ids) dupId.set(ids.subarray(j * 4, j * 4 + 4), i * 4);
+          dropped++;
+        }
+        ctx.report(m, m);
+      }
+    } finally {
+      await kernel.release();
+    }
+  }
+  // Route each result to the part its row came from (parts are contiguous global row ranges).
+  const partKey = new Int32Array(n);
+  const bases = source.parts.map((pt) => pt.base);
+  for (let i = 0, p = 0; i < n; i++) {
+    const r = row[i];
+    if (!(r >= bases[p] && r < bases[p] + source.parts[p].rows)) {
+      p = 0;
+      while (p + 1 < bases.length && bases[p + 1] <= r) p++;
+    }
+    partKey[i] = p;
+  }
+  mkdirSync(path.dirname(paths.rows(spec.work, b)), { recursive: true });
+  const out = await SpillWriter.create(paths.rows(spec.work, b), rowColumns(spec), 16 << 20);
+  await out.add(partKey, { row, dupRow, score, sim, cluster, status, dupId: dupId ?? new Int32Array(0) }, n);
+  await out.close();
+  return { shards: [], stats: {}, extra: { rows: n, clusters, largest, pairs, dropped } };
+}
