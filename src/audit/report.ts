@@ -91,6 +91,7 @@ export function buildReport(scan: ScanStats, v: Verification, opts: { recipe?: R
   });
 
   const sourceNames = [...new Set([...(recipe?.kinds.flatMap((k) => k.sources.map((s) => s.name)) ?? []), ...Object.keys(scan.sources)])];
+  const kindOrder = (k: string): number => (kindNames.indexOf(k) < 0 ? kindNames.length : kindNames.indexOf(k));
   const sources = sourceNames.map((name) => {
     const ss = scan.sources[name] ?? { kind: recipe?.kinds.find((k) => k.sources.some((s) => s.name === name))?.kind ?? '?', rows: 0, tokens: 0 };
     const rk = recipe?.kinds.find((k) => k.kind === ss.kind);
@@ -105,6 +106,7 @@ export function buildReport(scan: ScanStats, v: Verification, opts: { recipe?: R
     const allowance = by === 'tokens' ? (scan.kinds[ss.kind]?.maxDocTokens ?? 0) * ((rk?.sources.length ?? 1) + 1) : 2;
     return ratioRow(name, ss.kind, unit(ss), total, target, allowance, tolerancePP);
   });
+  sources.sort((a, b) => kindOrder(a.kind) - kindOrder(b.kind) || a.name.localeCompare(b.name));
 
   for (const r of [...kinds, ...sources]) {
     if (r.ok) continue;
@@ -118,6 +120,7 @@ export function buildReport(scan: ScanStats, v: Verification, opts: { recipe?: R
 
   // The manifest's own claims about the rows, checked against what was read.
   const problems = [...v.problems];
+  for (const u of scan.unreadable) if (!problems.some((p) => p.startsWith(`${u.path}:`))) problems.push(`${u.path}: not a readable Parquet file (${u.error})`);
   const m = v.manifest;
   if (typeof m.rows === 'number' && m.rows !== scan.rows) problems.push(`manifest.json: rows ${m.rows}, the shards hold ${scan.rows}`);
   for (const [k, n] of Object.entries(m.kinds ?? {})) {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { errorMessage } from '../errors.js';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import { imageCount, unified } from '../mix/unify.js';
 import { sampleTokens, type TokenCounter } from '../mix/tokens.js';
@@ -54,6 +55,8 @@ export interface ScanStats {
   /** Images referenced by path or URL only (no bytes in the shard). */
   imagesWithoutBytes: number;
   rejectsByReason: Record<string, number>;
+  /** Shards that could not be read as Parquet (counted in nothing above). */
+  unreadable: { path: string; error: string }[];
 }
 
 class Grow<T extends Float64Array | BigUint64Array> {
@@ -148,8 +151,15 @@ export async function scanShards(dir: string, shards: readonly string[], counter
   let rows = 0;
   let tokensTotal = 0;
   let withoutBytes = 0;
+  const unreadable: ScanStats['unreadable'] = [];
   for (const rel of shards) {
-    const pf = await openParquet(path.join(dir, rel));
+    let pf: Awaited<ReturnType<typeof openParquet>>;
+    try {
+      pf = await openParquet(path.join(dir, rel));
+    } catch (err) {
+      unreadable.push({ path: rel, error: errorMessage(err) });
+      continue;
+    }
     const columns = READ_COLUMNS.filter((c) => pf.columns.includes(c));
     const scoreCols = SCORE_COLUMNS.filter((c) => pf.columns.includes(c));
     for (const c of scoreCols) if (!scores.has(c)) scores.set(c, { values: new Grow(new Float64Array(1024), (n) => new Float64Array(n)), nulls: 0 });
@@ -196,7 +206,7 @@ export async function scanShards(dir: string, shards: readonly string[], counter
   for (const [c, acc] of scores) dist[c] = distribution(acc.values.view(), acc.nulls);
   return {
     rows,
-    shards: shards.length,
+    shards: shards.length - unreadable.length,
     kinds,
     sources,
     duplicateIds: repeats(ids.view()),
@@ -205,5 +215,6 @@ export async function scanShards(dir: string, shards: readonly string[], counter
     tokens: { method: counter.method, visualTokensPerImage, total: tokensTotal },
     imagesWithoutBytes: withoutBytes,
     rejectsByReason: countRejects(dir),
+    unreadable,
   };
 }

@@ -1,0 +1,269 @@
+/**
+ * `mmcurate mix`: a training mixture at chosen ratios, from ingest (score, coreset) outputs. Validates
+ * everything first, plans counts, picks rows and their order as index arrays, then writes the shards in a
+ * staging folder that is renamed to --out only when complete: a failed run leaves nothing in --out.
+ */
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { formatHelp, list, num, parseArgs, str, type Flags } from '../cli/args.js';
+import { UsageError } from '../errors.js';
+import { KINDS, type Kind } from '../records.js';
+import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
+import { Progress } from '../run/progress.js';
+import { tmpName } from '../write/atomic.js';
+import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
+import { selectColumns } from '../write/parquet-schema.js';
+import { openInputs } from './inputs.js';
+import { kindStreams } from './order.js';
+import { planMix, type MixPlan } from './plan.js';
+import { parseInput, parseRatios } from './ratios.js';
+import { overrideRecipe, planSources, recipeFromFlags, type Overrides } from './recipe.js';
+import { selectRows, type Selection } from './select.js';
+import { tokenCounter } from './tokens.js';
+import { writeMixture } from './write.js';
+
+const flags: Flags = {
+  input: { type: 'list', help: 'KIND=DIR[:WEIGHT], repeatable: an mmcurate dataset; each source in it is mixed within KIND (weight: its share inside the kind)' },
+  ratio: { type: 'string', help: 'kind ratios, e.g. caption=45,interleaved=45,text=10 (any scale)' },
+  recipe: { type: 'string', help: 'a recipe file or the name of one in pipelines/ (mmcurate recipes lists them)' },
+  by: { type: 'string', help: 'what the ratios count: samples (default) or tokens' },
+  tokenizer: { type: 'string', help: 'tokenizer.json for --by tokens (default: estimate, ceil(characters / 4))' },
+  'visual-tokens': { type: 'number', help: 'tokens per image when by tokens (default 144, MM1 C-Abstractor)' },
+  total: { type: 'number', help: 'mixture size in samples (or tokens); default: the largest the inputs allow' },
+  'on-short': { type: 'string', help: 'a source too small for the ratios: shrink (default), upsample (repeat it, seeded) or error' },
+  seed: { type: 'string', help: 'seed of the selection and the order (default: the recipe\'s, else 0)' },
+  out: { type: 'string', help: 'output folder (must not exist, or be empty)' },
+  'shard-rows': { type: 'number', help: 'rows per output shard at most (default 1,000,000; shards also close at 256 MB)' },
+  quiet: { type: 'boolean', help: 'no progress output' },
+};
+
+export const help = formatHelp(
+  'mmcurate mix --input KIND=DIR[:WEIGHT] ... (--ratio caption=45,interleaved=45,text=10 | --recipe R) --out DIR',
+  'Mixes datasets at exact ratios (by samples or tokens) into one stream in the unified mixture schema,\n' +
+    'kinds spread evenly (every 1,000 consecutive samples within 2 points of the ratios), shuffled by the seed.\n' +
+    'Same inputs and seed give byte-identical shards. See docs/mix.md.',
+  flags,
+);
+
+function parseSeed(s: string | undefined): number | string | undefined {
+  if (s === undefined) return undefined;
+  return /^-?\d{1,15}$/.test(s) ? Number(s) : s;
+}
+
+function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} ${v}: expected one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** --out must be new or empty; a finished mixture of the same spec is left as it is (a re-run is a no-op). */
+function prepareOut(out: string, specHash: string): 'fresh' | 'done' {
+  const parent = path.dirname(out);
+  if (existsSync(parent)) {
+    // Staging folders of killed runs.
+    for (const e of readdirSync(parent)) if (e.startsWith(`${path.basename(out)}.`) && /\.\d+\.tmp$/.test(e)) rmSync(path.join(parent, e), { recursive: true, force: true });
+  }
+  if (!existsSync(out)) return 'fresh';
+  const mf = path.join(out, 'manifest.json');
+  if (existsSync(mf)) {
+    try {
+      const m = JSON.parse(readFileSync(mf, 'utf8')) as { mix?: { spec_hash?: string } };
+      if (m.mix?.spec_hash === specHash) return 'done';
+    } catch {
+      /* not ours: refused below */
+    }
+    throw new UsageError(`--out ${out}: already holds a dataset (a different mixture or another stage's output); remove it or choose another folder`);
+  }
+  if (readdirSync(out).length > 0) throw new UsageError(`--out ${out}: exists and is not empty; choose a new folder`);
+  return 'fresh';
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
+function report(plan: MixPlan, sel: Selection[], out: string, m: Manifest): string {
+  const unit = plan.by === 'tokens' ? 'tokens' : 'rows';
+  const rows = sel.reduce((a, s) => a + s.rows.length, 0);
+  const lines = [`mix: ${rows.toLocaleString('en-US')} rows by ${plan.by}${plan.by === 'tokens' ? ` (${plan.total.toLocaleString('en-US')} tokens planned)` : ''} -> ${out}`];
+  const w = Math.max(6, ...plan.sources.map((s) => s.name.length));
+  lines.push(`  ${'source'.padEnd(w)}  ${'kind'.padEnd(11)}  ${'available'.padStart(11)}  ${'planned'.padStart(11)}  ${'realized'.padStart(11)}  ${'share'.padStart(7)}  epochs`);
+  plan.sources.forEach((s, i) => {
+    const got = sel[i]!.units;
+    lines.push(`  ${s.name.padEnd(w)}  ${s.kind.padEnd(11)}  ${Math.round(s.available).toLocaleString('en-US').padStart(11)}  ${Math.round(s.target).toLocaleString('en-US').padStart(11)}  ${got.toLocaleString('en-US').padStart(11)}  ${pct(s.share).padStart(7)}  ${sel[i]!.epochs.toFixed(3)}`);
+  });
+  const byKind = plan.kinds.map((k) => {
+    const got = plan.sources.reduce((a, s, i) => a + (s.kind === k.kind ? sel[i]!.units : 0), 0);
+    return `${k.kind} ${got.toLocaleString('en-US')} ${unit} (${pct(got / Math.max(1, plan.sources.reduce((a, _, i) => a + sel[i]!.units, 0)))}, target ${pct(k.ratio)})`;
+  });
+  lines.push(`  kinds: ${byKind.join('; ')}`);
+  for (const n of plan.notes) lines.push(`  note: ${n}`);
+  lines.push(`  ${m.shards.length} shard(s), ${(m.shards.reduce((a, s) => a + s.bytes, 0) / 1e6).toFixed(1)} MB; manifest: ${out}/manifest.json; check it with: mmcurate audit ${out}`);
+  return lines.join('\n') + '\n';
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, flags, 'mix');
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (p.positional.length) throw new UsageError(`mmcurate mix: unexpected argument "${p.positional[0]}"; inputs go in --input KIND=DIR`);
+  const outFlag = str(p, 'out');
+  if (!outFlag) throw new UsageError('mmcurate mix: --out is required (see mmcurate mix --help)');
+  const out = path.resolve(outFlag);
+  const specs = list(p, 'input').map(parseInput);
+  if (!specs.length) throw new UsageError('mmcurate mix: give at least one --input KIND=DIR (e.g. --input caption=out/captions)');
+  const ratioFlag = str(p, 'ratio');
+  const recipeFlag = str(p, 'recipe');
+  if (ratioFlag && recipeFlag) throw new UsageError('mmcurate mix: give --ratio or --recipe, not both (the recipe sets the ratios)');
+  if (!ratioFlag && !recipeFlag) throw new UsageError(`mmcurate mix: give --ratio (e.g. caption=45,interleaved=45,text=10) or --recipe (e.g. mm1-pretrain)`);
+  const total = num(p, 'total');
+  if (total !== undefined && !(Number.isInteger(total) && total >= 1)) throw new UsageError(`--total ${total}: expected a whole number >= 1`);
+  const visual = num(p, 'visual-tokens');
+  if (visual !== undefined && !(Number.isInteger(visual) && visual >= 0)) throw new UsageError(`--visual-tokens ${visual}: expected a whole number >= 0`);
+  const shardRows = num(p, 'shard-rows');
+  if (shardRows !== undefined && !(Number.isInteger(shardRows) && shardRows >= 1)) throw new UsageError(`--shard-rows ${shardRows}: expected a whole number >= 1`);
+  const overrides: Overrides = {};
+  const by = oneOf<By>('by', str(p, 'by'), ['samples', 'tokens']);
+  const onShort = oneOf<ShortPolicy>('on-short', str(p, 'on-short'), SHORT_POLICIES);
+  const seed = parseSeed(str(p, 'seed'));
+  if (by) overrides.by = by;
+  if (total !== undefined) overrides.total = total;
+  if (onShort) overrides.onShort = onShort;
+  if (seed !== undefined) overrides.seed = seed;
+  if (visual !== undefined) overrides.visualTokensPerImage = visual;
+
+  // Everything that can be wrong with the request is found before any input is read.
+  const ratios = ratioFlag ? parseRatios(ratioFlag) : undefined;
+  const fileRecipe = recipeFlag ? overrideRecipe(loadRecipe(recipeFlag), overrides) : undefined;
+  if (fileRecipe && fileRecipe.kinds.length === 0) throw new UsageError(`recipe ${fileRecipe.file}: has no kinds to mix (a coreset-only recipe); use it with mmcurate coreset`);
+  const byNow = fileRecipe?.by ?? by ?? 'samples';
+  const tokenizerFile = str(p, 'tokenizer');
+  if (tokenizerFile && byNow !== 'tokens') throw new UsageError('--tokenizer counts tokens for --by tokens; add --by tokens or drop --tokenizer');
+  const counter = byNow === 'tokens' ? tokenCounter(tokenizerFile) : undefined;
+  const visualTokens = fileRecipe?.visualTokensPerImage ?? visual ?? 144;
+
+  const { datasets, sources } = await openInputs(specs, counter ? { tokens: { counter, visualTokensPerImage: visualTokens } } : {});
+  const recipe: Recipe = fileRecipe ?? recipeFromFlags(ratios!, sources, overrides);
+  const planned = planSources(recipe, sources, !!fileRecipe).map((s, i) => ({
+    ...s,
+    available: recipe.by === 'tokens' ? sources[i]!.tokens!.reduce((a, t) => a + t, 0) : sources[i]!.rows.length,
+  }));
+  const seedUsed = recipe.seed ?? 0;
+  const plan = planMix({
+    by: recipe.by,
+    ratios: new Map(recipe.kinds.map((k) => [k.kind, k.ratio])),
+    sources: planned,
+    ...(recipe.total !== undefined ? { total: recipe.total } : recipe.counts ? { total: recipe.kinds.reduce((a, k) => a + k.ratio, 0) } : {}),
+    onShort: recipe.onShort,
+  });
+
+  const specHash = createHash('sha256')
+    .update(
+      JSON.stringify({
+        inputs: datasets.map((d) => ({ kind: d.spec.kind, dir: path.resolve(d.dir), weight: d.spec.weight ?? null, shards: d.manifest.shards.map((s) => s.sha256) })),
+        recipe: recipe.raw,
+        tokens: counter?.method ?? null,
+        shardRows: shardRows ?? null,
+      }),
+    )
+    .digest('hex');
+  if (prepareOut(out, specHash) === 'done') {
+    process.stderr.write(`mix: ${out} already holds this mixture (same inputs, recipe and seed); nothing to do\n`);
+    return 0;
+  }
+
+  const selections = selectRows(
+    plan,
+    sources.map((s) => ({ rows: s.rows.length, ...(s.tokens ? { tokens: s.tokens } : {}) })),
+    seedUsed,
+  );
+  const kindsInOrder = KINDS.filter((k) => plan.kinds.some((pk) => pk.kind === k));
+  const streams = kindStreams(
+    kindsInOrder,
+    plan.sources.map((s) => s.kind),
+    selections,
+    seedUsed,
+  );
+  const rows = selections.reduce((a, s) => a + s.rows.length, 0);
+  const optional = datasets.some((d) => d.hasClipScore) ? ['clip_score'] : [];
+  const staging = tmpName(out);
+  const progress = new Progress('mix', rows, 'rows', !!p.flags.quiet);
+  let done = 0;
+  try {
+    const written = await writeMixture({
+      outDir: staging,
+      datasets,
+      sources,
+      streams,
+      prompts: sources.map((s) => recipe.kinds.find((k) => k.kind === s.kind)?.sources.find((x) => x.name === s.name)?.prompts),
+      seed: seedUsed,
+      columns: optional,
+      ...(shardRows ? { maxShardRows: shardRows } : {}),
+      onProgress: (n) => {
+        progress.tick(n - done);
+        done = n;
+      },
+    });
+    progress.finish();
+    const realizedKind = (k: Kind, f: (s: Selection) => number): number => plan.sources.reduce((a, s, i) => a + (s.kind === k ? f(selections[i]!) : 0), 0);
+    const stats = Object.fromEntries(plan.sources.map((s, i) => [s.name, { read: selections[i]!.rows.length, kept: selections[i]!.rows.length, rejected: 0, rejected_by_reason: {} }]));
+    const mix = {
+      recipe: recipe.raw,
+      recipe_file: recipe.file ?? null,
+      by: recipe.by,
+      seed: seedUsed,
+      on_short: recipe.onShort,
+      visual_tokens_per_image: recipe.visualTokensPerImage,
+      tokens: counter?.method ?? null,
+      total: { requested: plan.requestedTotal ?? null, planned: plan.total, realized: recipe.by === 'tokens' ? selections.reduce((a, s) => a + s.units, 0) : rows },
+      limited_by: plan.limitedBy ?? null,
+      notes: plan.notes,
+      kinds: Object.fromEntries(
+        plan.kinds.map((k) => [k.kind, { ratio: k.ratio, exact: k.exact, planned: k.target, rows: realizedKind(k.kind, (s) => s.rows.length), ...(recipe.by === 'tokens' ? { tokens: realizedKind(k.kind, (s) => s.units) } : {}) }]),
+      ),
+      sources: Object.fromEntries(
+        plan.sources.map((s, i) => [
+          s.name,
+          {
+            kind: s.kind,
+            input: datasets[sources[i]!.dataset]!.dir,
+            available_rows: sources[i]!.rows.length,
+            ...(recipe.by === 'tokens' ? { available_tokens: s.available } : {}),
+            weight: s.weight ?? null,
+            share: s.share,
+            planned: s.target,
+            rows: selections[i]!.rows.length,
+            ...(recipe.by === 'tokens' ? { tokens: selections[i]!.units } : {}),
+            epochs: selections[i]!.epochs,
+          },
+        ]),
+      ),
+      prompts: written.prompts,
+      spec_hash: specHash,
+    };
+    const manifest = buildManifest({
+      stage: 'mix',
+      layout: 'mixture',
+      command: ['mmcurate', 'mix', ...argv],
+      results: [{ rank: 0, shards: written.shards, stats }],
+      columns: selectColumns('mixture', optional).map((c) => c.name),
+      kinds: Object.fromEntries(kindsInOrder.map((k) => [k, realizedKind(k, (s) => s.rows.length)])),
+      steps: [
+        { name: 'inputs', in: datasets.reduce((a, d) => a + d.rows, 0), out: sources.reduce((a, s) => a + s.rows.length, 0) },
+        { name: 'mix', in: sources.reduce((a, s) => a + s.rows.length, 0), out: rows },
+      ],
+      extra: { mix, inputs: datasets.map((d) => ({ kind: d.spec.kind, dir: d.dir, weight: d.spec.weight ?? null, rows: d.rows })) },
+    });
+    writeManifest(staging, manifest);
+    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
+    renameSync(staging, out);
+    process.stdout.write(report(plan, selections, out, manifest));
+    return 0;
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}

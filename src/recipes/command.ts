@@ -1,0 +1,27 @@
+/** `mmcurate recipes`: the recipes shipped in pipelines/, one line each (invalid ones say why). */
+import { bool, formatHelp, parseArgs, type Flags } from '../cli/args.js';
+import { PIPELINES_DIR } from './load.js';
+import { describeRecipe, listRecipes } from './registry.js';
+
+const flags: Flags = { json: { type: 'boolean', help: 'print the normalised recipes as JSON' } };
+
+export const help = formatHelp(
+  'mmcurate recipes [--json]',
+  `Lists the recipes in ${PIPELINES_DIR}: name, what it mixes, and its source. Use one with mmcurate mix --recipe NAME.`,
+  flags,
+);
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, flags, 'recipes');
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const entries = listRecipes();
+  if (bool(p, 'json')) {
+    process.stdout.write(JSON.stringify(entries.map((e) => (e.recipe ? { file: e.file, ...e.recipe, raw: undefined } : e)), null, 2) + '\n');
+  } else {
+    for (const e of entries) process.stdout.write(e.recipe ? `${describeRecipe(e.recipe)}\n` : `INVALID ${e.file}: ${e.error}\n`);
+  }
+  return entries.some((e) => e.error) ? 1 : 0;
+}
