@@ -2,7 +2,7 @@
  * The record kinds and the things every stage needs to know about them. The shapes themselves come from
  * schemas/record-*.schema.json (see records.generated.ts).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CaptionRecord, InterleavedRecord, TextRecord, MixtureRecord, Image } from './records.generated.js';
 
 export type { CaptionRecord, InterleavedRecord, TextRecord, MixtureRecord, Image };
@@ -21,5 +21,5 @@ export function isKind(v: string): v is Kind {
  * file relative to the input root, and the key, line or row), not when it was read.
  */
 export function recordId(source: string, file: string, key: string): string {
-  return createHash('sha256').update(source).update('\0').update(file).update('\0').update(key).digest('hex').slice(0, 32);
+  return hash('sha256', `${source}\0${file}\0${key}`, 'hex').slice(0, 32);
 }

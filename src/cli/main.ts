@@ -16,6 +16,11 @@ Exit codes: 0 success, 1 failure while running, 2 bad usage, input or config.
 `;
 }
 
+/** MMCURATE_REPORT_RSS=1 prints the peak resident memory at exit (worker threads included): the benchmarks read it. */
+if (process.env.MMCURATE_REPORT_RSS) {
+  process.on('exit', () => process.stderr.write(`peak_rss_bytes=${process.resourceUsage().maxRSS * 1024}\n`));
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {

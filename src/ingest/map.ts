@@ -12,6 +12,8 @@ export interface MapOptions {
   /** field → input column, from `--map`. */
   map: Record<string, string>;
   maxPixels: number;
+  /** Bounds the image reads and decodes in flight across a batch. */
+  limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export type Mapped = { record: AnyRecord } | { reason: string; detail: string };
@@ -55,26 +57,28 @@ function rest(fields: Record<string, unknown>, used: (string | undefined)[]): st
 
 type ImageResult = { image: Image; decoded?: DecodedImage } | ImageFailure;
 
-async function resolveImage(value: unknown, baseDir: string, maxPixels: number, what: string): Promise<ImageResult | undefined> {
+async function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: string): Promise<ImageResult | undefined> {
   if (value === undefined || value === null) return undefined;
+  const maxPixels = o.maxPixels;
   if (value instanceof Uint8Array) {
-    const d = await checkImage(value, maxPixels, what);
+    const d = await o.limit(() => checkImage(value, maxPixels, what));
     return isFailure(d) ? d : { image: { bytes: d.bytes, path: null }, decoded: d };
   }
   if (typeof value === 'string') {
     if (value.trim() === '') return undefined;
     if (URL_RE.test(value)) return { image: { bytes: null, path: value } };
-    const d = await loadLocalImage(baseDir, value, maxPixels);
+    const d = await o.limit(() => loadLocalImage(baseDir, value, maxPixels));
     return isFailure(d) ? d : { image: { bytes: d.bytes, path: value }, decoded: d };
   }
   if (typeof value === 'object') {
-    const o = value as { bytes?: unknown; path?: unknown };
-    const p = typeof o.path === 'string' ? o.path : null;
-    if (o.bytes instanceof Uint8Array) {
-      const d = await checkImage(o.bytes, maxPixels, p ?? what);
+    const obj = value as { bytes?: unknown; path?: unknown };
+    const p = typeof obj.path === 'string' ? obj.path : null;
+    if (obj.bytes instanceof Uint8Array) {
+      const bytes = obj.bytes;
+      const d = await o.limit(() => checkImage(bytes, maxPixels, p ?? what));
       return isFailure(d) ? d : { image: { bytes: d.bytes, path: p }, decoded: d };
     }
-    if (p) return resolveImage(p, baseDir, maxPixels, what);
+    if (p) return resolveImage(p, baseDir, o, what);
     return undefined;
   }
   return { reason: 'image_decode_failed', detail: `${what}: expected a path, URL, bytes or {bytes, path}, got ${typeof value}` };
@@ -96,7 +100,7 @@ async function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions)
   const url = pick(f, 'caption', 'url', o.map);
   const meta = f.json && typeof f.json === 'object' ? (f.json as Record<string, unknown>) : {};
   const urlValue = typeof url.value === 'string' && url.value ? url.value : typeof meta.url === 'string' ? meta.url : null;
-  const resolved = await resolveImage(img.value, item.baseDir, o.maxPixels, `image of ${item.location}`);
+  const resolved = await resolveImage(img.value, item.baseDir, o, `image of ${item.location}`);
   if (resolved && 'reason' in resolved) return resolved;
   let image: Image;
   let decoded: DecodedImage | undefined;
@@ -139,7 +143,7 @@ async function interleaved(f: Record<string, unknown>, item: RawItem, o: MapOpti
       outImages.push(null);
       continue;
     }
-    const r = await resolveImage(iv, item.baseDir, o.maxPixels, `images[${p}] of ${item.location}`);
+    const r = await resolveImage(iv, item.baseDir, o, `images[${p}] of ${item.location}`);
     if (!r) return { reason: 'image_missing', detail: `images[${p}] is empty` };
     if ('reason' in r) return r;
     outImages.push(r.image);

@@ -8,6 +8,7 @@ import { Accounting } from '../write/accounting.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter, type Row } from '../write/shard-writer.js';
 import type { TaskContext, TaskOutput } from '../run/executor.js';
+import pLimit from 'p-limit';
 import { mapOrdered } from '../run/ordered.js';
 import type { InputUnit } from './detect.js';
 import { toRecord, type Mapped } from './map.js';
@@ -26,21 +27,24 @@ export interface IngestSpec {
   shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
 }
 
-/** Images decoded concurrently per task: enough to keep libvips busy, few enough to bound memory. */
-const DECODE_WINDOW = 16;
+/** Images read and decoded at once per task: enough to keep libvips busy, few enough to bound memory. */
+const DECODE_CONCURRENCY = 16;
 
 export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskOutput> {
   const acct = new Accounting();
   const rejects = new RejectWriter(ctx.outDir, ctx.rank);
   const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, ...spec.shard });
-  const opts = { map: spec.map, maxPixels: spec.maxPixels };
+  const opts = { map: spec.map, maxPixels: spec.maxPixels, limit: pLimit(DECODE_CONCURRENCY) };
   for (const ui of spec.assignment[ctx.rank] ?? []) {
     const unit = spec.units[ui]!;
     const reader = readerFor(unit.format, spec.textSplit);
     const items = reader({ absPath: unit.absPath, relPath: unit.relPath, onBytes: (n) => ctx.report(n, 0) });
-    const mapped = mapOrdered<RawItem, [RawItem, Mapped]>(items, DECODE_WINDOW, async (item) => [item, await toRecord(spec.kind, unit.source, item, opts)]);
+    // two batches in flight: the next one is read and decoded while this one is written
+    const mapped = mapOrdered<RawItem[], [RawItem, Mapped][]>(items, 2, (batch) =>
+      Promise.all(batch.map(async (item): Promise<[RawItem, Mapped]> => [item, await toRecord(spec.kind, unit.source, item, opts)])),
+    );
     try {
-      for await (const [item, m] of mapped) {
+      for await (const batch of mapped) for (const [item, m] of batch) {
         ctx.report(0, 1);
         if ('record' in m) {
           writer.write(m.record as unknown as Row);

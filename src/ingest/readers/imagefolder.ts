@@ -1,7 +1,7 @@
 /** A folder of images, each captioned by a same-named `.txt` beside it (`cat.jpg` + `cat.txt`). */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RawItem, Reader } from './types.js';
+import { BATCH, type RawItem, type Reader } from './types.js';
 
 export const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
 
@@ -13,19 +13,25 @@ export async function listFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-export const readImageFolder: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem> {
+export const readImageFolder: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
   const files = await listFiles(absPath);
   const have = new Set(files);
+  let out: RawItem[] = [];
   for (const f of files) {
+    if (out.length >= BATCH) {
+      yield out;
+      out = [];
+    }
     if (!IMAGE_FILE.test(f)) continue;
     const txt = f.replace(/\.[^.]+$/, '.txt');
     const at = { file: path.join(relPath, f), location: `image ${f}`, key: f, baseDir: absPath };
     if (!have.has(txt)) {
-      yield { ...at, error: { reason: 'missing_caption', detail: `no ${txt} beside ${f}` } };
+      out.push({ ...at, error: { reason: 'missing_caption', detail: `no ${txt} beside ${f}` } });
       continue;
     }
     const caption = await readFile(path.join(absPath, txt), 'utf8');
     onBytes(caption.length);
-    yield { ...at, fields: { image: f, caption } };
+    out.push({ ...at, fields: { image: f, caption } });
   }
+  if (out.length) yield out;
 };

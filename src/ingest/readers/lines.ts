@@ -1,10 +1,11 @@
 /**
- * Line-oriented inputs (JSONL, plain text), gzip or not, streamed: memory holds one chunk, never the file.
+ * Line-oriented inputs (JSONL, plain text), gzip or not, streamed in batches of lines: memory holds one
+ * chunk and one batch, never the file.
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { UnreadableFileError } from './types.js';
 
 export function openMaybeGzip(absPath: string, onBytes: (n: number) => void): Readable {
@@ -16,13 +17,34 @@ export function openMaybeGzip(absPath: string, onBytes: (n: number) => void): Re
   return raw.pipe(gz);
 }
 
-export async function* readLines(absPath: string, relPath: string, onBytes: (n: number) => void): AsyncGenerator<{ line: string; n: number }> {
-  const stream = openMaybeGzip(absPath, onBytes);
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+/** Yields batches of `{line, n}` (1-based line numbers); a trailing `\r` is dropped. */
+export async function* readLineBatches(absPath: string, relPath: string, onBytes: (n: number) => void, batch = 1024): AsyncGenerator<{ line: string; n: number }[]> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
   let n = 0;
+  let out: { line: string; n: number }[] = [];
+  const push = (line: string): void => {
+    n++;
+    out.push({ line: line.endsWith('\r') ? line.slice(0, -1) : line, n });
+  };
   try {
-    for await (const line of rl) yield { line, n: ++n };
+    for await (const chunk of openMaybeGzip(absPath, onBytes)) {
+      const text = rest + decoder.write(chunk as Buffer);
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+        push(text.slice(start, nl));
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+      if (out.length >= batch) {
+        yield out;
+        out = [];
+      }
+    }
   } catch (err) {
     throw new UnreadableFileError(relPath, `cannot read ${relPath} after line ${n}: ${(err as Error).message}`);
   }
+  rest += decoder.end();
+  if (rest !== '') push(rest);
+  if (out.length) yield out;
 }

@@ -1,35 +1,40 @@
 import path from 'node:path';
-import { readLines } from './lines.js';
-import type { RawItem, Reader } from './types.js';
+import { readLineBatches } from './lines.js';
+import { BATCH, type RawItem, type Reader } from './types.js';
 
-/** Plain text corpora: one document per non-blank line (`--text-split line`) or per paragraph/file. */
+/** Plain text corpora: one document per non-blank line (`--text-split line`), per paragraph, or per file. */
 export function textReader(split: 'line' | 'paragraph' | 'file'): Reader {
-  return async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem> {
+  return async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
     const baseDir = path.dirname(absPath);
     let buf: string[] = [];
     let startLine = 0;
-    const flush = (): RawItem | undefined => {
+    let items: RawItem[] = [];
+    const flush = (): void => {
       const text = buf.join('\n');
       buf = [];
-      if (text.trim() === '') return undefined;
+      if (text.trim() === '') return;
       const loc = split === 'file' ? 'file' : `line ${startLine}`;
-      return { file: relPath, location: loc, key: loc, baseDir, fields: { text } };
+      items.push({ file: relPath, location: loc, key: loc, baseDir, fields: { text } });
     };
-    for await (const { line, n } of readLines(absPath, relPath, onBytes)) {
-      if (split === 'line') {
-        if (line.trim() === '') continue;
-        yield { file: relPath, location: `line ${n}`, key: `line ${n}`, baseDir, fields: { text: line } };
-        continue;
+    for await (const lines of readLineBatches(absPath, relPath, onBytes, BATCH)) {
+      for (const { line, n } of lines) {
+        if (split === 'line') {
+          if (line.trim() !== '') items.push({ file: relPath, location: `line ${n}`, key: `line ${n}`, baseDir, fields: { text: line } });
+          continue;
+        }
+        if (split === 'paragraph' && line.trim() === '') {
+          flush();
+          continue;
+        }
+        if (buf.length === 0) startLine = n;
+        buf.push(line);
       }
-      if (split === 'paragraph' && line.trim() === '') {
-        const item = flush();
-        if (item) yield item;
-        continue;
+      if (items.length) {
+        yield items;
+        items = [];
       }
-      if (buf.length === 0) startLine = n;
-      buf.push(line);
     }
-    const item = flush();
-    if (item) yield item;
+    flush();
+    if (items.length) yield items;
   };
 }

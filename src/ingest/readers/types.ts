@@ -19,7 +19,11 @@ export interface ReaderInput {
   onBytes: (n: number) => void;
 }
 
-export type Reader = (input: ReaderInput) => AsyncIterable<RawItem>;
+/** Readers yield batches: one await per batch, not per record, keeps small records cheap. */
+export type Reader = (input: ReaderInput) => AsyncIterable<RawItem[]>;
+
+/** Rows per batch: large enough to amortise the async hops, small enough to bound the images in flight. */
+export const BATCH = 256;
 
 /** A whole file failed (truncated Parquet, broken tar): the run reports it and goes on with other files. */
 export class UnreadableFileError extends Error {

@@ -8,6 +8,10 @@ import { extract } from 'tar-stream';
 import { openMaybeGzip } from './lines.js';
 import { UnreadableFileError, type RawItem, type Reader } from './types.js';
 
+/** Samples per batch, and bytes: a batch of large images stays bounded. */
+const SAMPLES = 64;
+const BATCH_BYTES = 64 * 1024 * 1024;
+
 const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
 const IMAGE_EXT = new Set(['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif']);
 
@@ -19,12 +23,14 @@ export function splitKey(name: string): { key: string; ext: string } {
   return { key: dir === '.' ? stem : `${dir}/${stem}`, ext: dot < 0 ? '' : base.slice(dot + 1).toLowerCase() };
 }
 
-export const readWebDataset: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem> {
+export const readWebDataset: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
   const ex = extract();
   const src = openMaybeGzip(absPath, onBytes);
   src.on('error', (e) => ex.destroy(e));
   src.pipe(ex);
   let cur: { key: string; files: Map<string, Buffer>; tooBig?: string } | undefined;
+  let out: RawItem[] = [];
+  let outBytes = 0;
   const emit = (s: NonNullable<typeof cur>): RawItem => {
     const at = { file: relPath, location: `key ${s.key}`, key: s.key, baseDir: path.dirname(absPath) };
     if (s.tooBig) return { ...at, error: { reason: 'entry_too_large', detail: `${s.tooBig} is over ${MAX_ENTRY_BYTES} bytes` } };
@@ -56,8 +62,13 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
       }
       const { key, ext } = splitKey(h.name);
       if (cur && cur.key !== key) {
-        yield emit(cur);
+        out.push(emit(cur));
         cur = undefined;
+        if (out.length >= SAMPLES || outBytes >= BATCH_BYTES) {
+          yield out;
+          out = [];
+          outBytes = 0;
+        }
       }
       cur ??= { key, files: new Map() };
       if ((h.size ?? 0) > MAX_ENTRY_BYTES) {
@@ -67,10 +78,15 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
       }
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
-      cur.files.set(ext, Buffer.concat(chunks));
+      const buf = Buffer.concat(chunks);
+      outBytes += buf.length;
+      cur.files.set(ext, buf);
     }
   } catch (err) {
+    // what was read whole before the break is still delivered; the unfinished sample is part of the failure
+    if (out.length) yield out;
     throw new UnreadableFileError(relPath, `cannot read tar ${relPath}${cur ? ` after key ${cur.key}` : ''}: ${(err as Error).message}`);
   }
-  if (cur) yield emit(cur);
+  if (cur) out.push(emit(cur));
+  if (out.length) yield out;
 };

@@ -1,0 +1,82 @@
+/**
+ * Ingest + write benchmark: 1M caption rows with URL references, and 20K rows with ~50 KB image bytes,
+ * next to DuckDB writing the same rows to Parquet on the same machine in the same run.
+ */
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import sharp from 'sharp';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ROOT, table, timeCli, timeNode, MB, GiB } from './util.js';
+
+const WORK = path.join(ROOT, '.bench', 'ingest');
+
+async function makeUrlRows(n: number, parts: number): Promise<string[]> {
+  const files: string[] = [];
+  for (let p = 0; p < parts; p++) {
+    const f = path.join(WORK, `laion-${p}.jsonl`);
+    files.push(f);
+    if (existsSync(f)) continue;
+    const ws = createWriteStream(f);
+    for (let i = p; i < n; i += parts) {
+      const row = { url: `https://images.example.com/${i % 9973}/${i}.jpg`, caption: `a photo of item ${i} on a wooden table, with soft light and a plain background`, similarity: 0.2 + (i % 200) / 1000, width: 256 + (i % 512), height: 256 + (i % 300), key: String(i).padStart(9, '0'), status: 'success' };
+      if (!ws.write(JSON.stringify(row) + '\n')) await once(ws, 'drain');
+    }
+    ws.end();
+    await once(ws, 'finish');
+  }
+  return files;
+}
+
+async function makeImageRows(n: number): Promise<string> {
+  const f = path.join(WORK, 'images.parquet');
+  if (existsSync(f)) return f;
+  const dir = path.join(WORK, 'img');
+  mkdirSync(dir, { recursive: true });
+  // 200 distinct noisy pictures (noise keeps JPEG near 50 KB), repeated to n rows
+  for (let i = 0; i < 200; i++) {
+    const raw = Buffer.alloc(224 * 224 * 3);
+    let s = i * 2654435761;
+    for (let j = 0; j < raw.length; j++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      raw[j] = ((j / 3) % 224) + (s >>> 27);
+    }
+    await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } }).jpeg({ quality: 92 }).toFile(path.join(dir, `${i}.jpg`));
+  }
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run(`COPY (SELECT {'bytes': b.content, 'path': 'img/' || (r.i % 200) || '.jpg'} AS image, 'a noisy picture number ' || r.i AS caption FROM range(${n}) r(i) JOIN read_blob('${dir}/*.jpg') b ON parse_filename(b.filename) = (r.i % 200) || '.jpg' ORDER BY r.i) TO '${f}' (FORMAT parquet, ROW_GROUP_SIZE 1000)`);
+  c.closeSync();
+  return f;
+}
+
+export async function benchIngest(opts: { urlRows?: number; imageRows?: number } = {}): Promise<string> {
+  const urlRows = opts.urlRows ?? 1_000_000;
+  const imageRows = opts.imageRows ?? 20_000;
+  mkdirSync(WORK, { recursive: true });
+  const urlFiles = await makeUrlRows(urlRows, 4);
+  const imgFile = await makeImageRows(imageRows);
+  const urlBytes = urlFiles.reduce((a, f) => a + statSync(f).size, 0);
+  const imgBytes = statSync(imgFile).size;
+  const rows: (string | number)[][] = [];
+  const duckScript = path.join(ROOT, 'dist', 'bench', 'duckdb-copy.js');
+
+  const out1 = path.join(WORK, 'out-url');
+  rmSync(out1, { recursive: true, force: true });
+  const a = timeCli(['ingest', '--kind', 'caption', '--input', ...urlFiles, '--out', out1, '--quiet']);
+  const d1 = path.join(WORK, 'duck-url.parquet');
+  const b = timeNode(duckScript, [`read_json([${urlFiles.map((f) => `'${f}'`).join(',')}], format='newline_delimited')`, d1]);
+  rows.push(['mmcurate ingest', `${urlRows.toLocaleString('en-US')} URL rows`, urlRows / a.seconds, urlBytes / MB / a.seconds, a.peakRssBytes / GiB, a.seconds]);
+  rows.push(['DuckDB COPY', `${urlRows.toLocaleString('en-US')} URL rows`, urlRows / b.seconds, urlBytes / MB / b.seconds, b.peakRssBytes / GiB, b.seconds]);
+
+  const out2 = path.join(WORK, 'out-img');
+  rmSync(out2, { recursive: true, force: true });
+  const c = timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--out', out2, '--quiet', '--tasks', '1']);
+  const d2 = path.join(WORK, 'duck-img.parquet');
+  const e = timeNode(duckScript, [`read_parquet('${imgFile}')`, d2]);
+  rows.push(['mmcurate ingest (decode-checks every image)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / c.seconds, imgBytes / MB / c.seconds, c.peakRssBytes / GiB, c.seconds]);
+  rows.push(['DuckDB COPY (no image check)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / e.seconds, imgBytes / MB / e.seconds, e.peakRssBytes / GiB, e.seconds]);
+  const kept = JSON.parse(readFileSync(path.join(out2, 'manifest.json'), 'utf8')) as { rows: number };
+  if (kept.rows !== imageRows) throw new Error(`image ingest kept ${kept.rows} of ${imageRows}`);
+  return `### Ingest + write (input MB/s; peak RSS of the whole process)\n\n${table(['writer', 'input', 'rows/s', 'MB/s', 'peak RSS GiB', 'seconds'], rows)}\n\nmmcurate vs DuckDB throughput: URL rows ${(100 * b.seconds / a.seconds).toFixed(0)}%, image rows ${(100 * e.seconds / c.seconds).toFixed(0)}%.\n`;
+}
