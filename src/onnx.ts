@@ -5,6 +5,11 @@
  */
 import * as ort from 'onnxruntime-node';
 
+// NOTE: with --device auto, onnxruntime logs its failed CUDA probe as an ERROR on stderr although the CPU
+// fallback is expected and reported by the caller; failures still surface as exceptions. MMCURATE_ORT_LOG
+// (verbose|info|warning|error|fatal) turns onnxruntime's own log back on.
+ort.env.logLevel = (process.env.MMCURATE_ORT_LOG as typeof ort.env.logLevel) || 'fatal';
+
 export type Device = 'auto' | 'cpu' | 'cuda';
 export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
 
