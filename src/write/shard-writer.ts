@@ -70,12 +70,20 @@ function valueBytes(v: unknown): number {
   return 8;
 }
 
+/** A column that carries image bytes or embeddings in this row group (not just URL references). */
+function holdsBinary(c: ColumnDef, rows: Row[]): boolean {
+  if (!c.elements.some((e) => e.type === 'BYTE_ARRAY' && !e.converted_type)) return false;
+  const n = Math.min(rows.length, 64);
+  for (let i = 0; i < n; i++) if (valueBytes(rows[i]![c.name]) > 256) return true;
+  return false;
+}
+
 /**
  * Dictionary encoding only pays for repeated values (kind, source, format); trying it on ids, captions and
  * image bytes costs a hash of every value for nothing. A sample of the row group decides.
  */
 function mostlyDistinct(c: ColumnDef, rows: Row[]): boolean {
-  if (c.elements.some((e) => e.type === 'BYTE_ARRAY' && !e.converted_type)) return true;
+  if (holdsBinary(c, rows)) return true;
   if (c.elements.length !== 1 || c.elements[0]!.type !== 'BYTE_ARRAY') return false;
   const n = Math.min(rows.length, 512);
   if (n < 64) return false;
@@ -152,7 +160,7 @@ export class ShardWriter {
       data: rows.map((r) => r[c.name] ?? null),
       statistics: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
       // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
-      codec: c.elements.some((e) => e.type === 'BYTE_ARRAY' && !e.converted_type) ? ('UNCOMPRESSED' as const) : ('GZIP' as const),
+      codec: holdsBinary(c, rows) ? ('UNCOMPRESSED' as const) : ('GZIP' as const),
       ...(mostlyDistinct(c, rows) ? { encoding: 'PLAIN' as const } : {}),
     }));
     shard.writer.write({ columnData, rowGroupSize: rows.length });
