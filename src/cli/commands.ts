@@ -14,6 +14,9 @@ export interface CommandEntry {
 
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   ingest: { summary: 'raw captions, interleaved documents or text corpora -> sharded Parquet + manifest', load: () => import('../ingest/command.js') },
+  mix: { summary: 'mix curated kinds at chosen ratios (MM1 45:45:10...), by samples or tokens, seeded', load: () => import('../mix/command.js') },
+  audit: { summary: 'audit a written dataset: counts, realized ratios vs recipe, duplicates, scores, manifest check', load: () => import('../audit/command.js') },
+  recipes: { summary: 'list the published recipes in pipelines/', load: () => import('../recipes/command.js') },
   run: { summary: 'run a declarative pipeline file (pipelines/*.json)', load: () => import('../pipeline/command.js') },
   demo: { summary: 'run the bundled demo pipeline end to end on sample data', load: () => import('../pipeline/demo.js') },
 });

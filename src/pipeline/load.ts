@@ -50,7 +50,8 @@ function resolveValue(v: string, flag: string, baseDir: string, outDir: string, 
       return path.join(outDir, name);
     });
   }
-  if (!PATH_FLAGS.has(flag)) return v;
+  // a bare name (`"recipe": "mm1-pretrain"`) names a bundled file, not a path
+  if (!PATH_FLAGS.has(flag) || !/[/.]/.test(v)) return v;
   // KIND=PATH and name=PATH values keep their prefix
   const eq = v.indexOf('=');
   if (eq > 0 && !v.slice(0, eq).includes('/')) return `${v.slice(0, eq)}=${path.resolve(baseDir, v.slice(eq + 1))}`;
