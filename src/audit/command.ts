@@ -25,10 +25,11 @@ export const help = formatHelp(
   flags,
 );
 
-export async function run(argv: string[]): Promise<number> {
+/** `write` receives what the command prints (stdout by default; tests capture it). */
+export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
   const p = parseArgs(argv, flags, 'audit');
   if (p.help) {
-    process.stdout.write(help);
+    write(help);
     return 0;
   }
   if (p.positional.length !== 1) throw new UsageError(`mmcurate audit: name one dataset folder, e.g. mmcurate audit out/mix${p.positional.length ? ` (got ${p.positional.length})` : ''}`);
@@ -42,6 +43,6 @@ export async function run(argv: string[]): Promise<number> {
     ...(tokenizer ? { tokenizer } : {}),
     sha256: !bool(p, 'no-sha256'),
   });
-  process.stdout.write(bool(p, 'json') ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  write(bool(p, 'json') ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   return report.ok ? 0 : 1;
 }

@@ -103,10 +103,11 @@ function report(plan: MixPlan, sel: Selection[], out: string, m: Manifest): stri
   return lines.join('\n') + '\n';
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** `write` receives what the command prints (stdout by default; tests capture it). */
+export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
   const p = parseArgs(argv, flags, 'mix');
   if (p.help) {
-    process.stdout.write(help);
+    write(help);
     return 0;
   }
   if (p.positional.length) throw new UsageError(`mmcurate mix: unexpected argument "${p.positional[0]}"; inputs go in --input KIND=DIR`);
@@ -171,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
     )
     .digest('hex');
   if (prepareOut(out, specHash) === 'done') {
-    process.stderr.write(`mix: ${out} already holds this mixture (same inputs, recipe and seed); nothing to do\n`);
+    if (!p.flags.quiet) process.stderr.write(`mix: ${out} already holds this mixture (same inputs, recipe and seed); nothing to do\n`);
     return 0;
   }
 
@@ -260,7 +261,7 @@ export async function run(argv: string[]): Promise<number> {
     writeManifest(staging, manifest);
     if (existsSync(out)) rmSync(out, { recursive: true, force: true });
     renameSync(staging, out);
-    process.stdout.write(report(plan, selections, out, manifest));
+    write(report(plan, selections, out, manifest));
     return 0;
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });

@@ -115,7 +115,9 @@ function shares(req: PlanRequest): { kinds: { kind: Kind; ratio: number }[]; sha
         throw new UsageError(`source "${src.name}" (${kind}) has no ${req.by === 'tokens' ? 'tokens' : 'rows'}: nothing to mix from it; leave it out`);
       }
     });
-    if (ratio > 0 && wSum <= 0) throw new UsageError(`kind ${kind} has a ratio but its inputs hold no ${req.by === 'tokens' ? 'tokens' : 'rows'}`);
+    if (ratio > 0 && wSum <= 0) {
+      throw new UsageError(`kind ${kind} has a ratio but its sources (${idx.map((i) => req.sources[i]!.name).join(', ')}) hold no ${req.by === 'tokens' ? 'tokens' : 'rows'}; nothing to mix`);
+    }
   }
   return { kinds, share, inKind };
 }
@@ -183,12 +185,13 @@ export function planMix(req: PlanRequest): MixPlan {
       notes.push(`shrunk from ${fmt(req.total)} to ${fmt(total)} ${unit}: source "${limitedBy}" holds ${fmt(req.sources.find((s) => s.name === limitedBy)!.available)}, the most the exact ratios allow`);
     }
   } else if (req.onShort === 'error') {
-    const bad = over(t);
-    if (bad >= 0) {
-      const { s, i } = active[bad]!;
+    const short = active.filter(({ s, i }) => t.sourceTargets[i]! > s.available * (1 + 1e-12)).sort((a, b) => t.sourceTargets[b.i]! / b.s.available - t.sourceTargets[a.i]! / a.s.available);
+    if (short.length) {
+      const { s, i } = short[0]!;
+      const others = short.slice(1).map((x) => `"${x.s.name}"`);
       throw new UsageError(
-        `source "${s.name}" (${s.kind}) is short: it holds ${fmt(s.available)} ${unit}, the mixture needs ${fmt(t.sourceTargets[i]!)} of a total of ${fmt(total)}; ` +
-          `lower --total (at most ${fmt(fit)} fits), or use --on-short shrink or upsample`,
+        `source "${s.name}" (${s.kind}) is short: it holds ${fmt(s.available)} ${unit}, the mixture needs ${fmt(t.sourceTargets[i]!)} of a total of ${fmt(total)}` +
+          `${others.length ? ` (also short: ${others.join(', ')})` : ''}; lower --total (at most ${fmt(fit)} fits), or use --on-short shrink or upsample`,
       );
     }
   }

@@ -11,17 +11,18 @@ export const help = formatHelp(
   flags,
 );
 
-export async function run(argv: string[]): Promise<number> {
+/** `write` receives what the command prints (stdout by default; tests capture it). */
+export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
   const p = parseArgs(argv, flags, 'recipes');
   if (p.help) {
-    process.stdout.write(help);
+    write(help);
     return 0;
   }
   const entries = listRecipes();
   if (bool(p, 'json')) {
-    process.stdout.write(JSON.stringify(entries.map((e) => (e.recipe ? { file: e.file, ...e.recipe, raw: undefined } : e)), null, 2) + '\n');
+    write(JSON.stringify(entries.map((e) => (e.recipe ? { file: e.file, ...e.recipe, raw: undefined } : e)), null, 2) + '\n');
   } else {
-    for (const e of entries) process.stdout.write(e.recipe ? `${describeRecipe(e.recipe)}\n` : `INVALID ${e.file}: ${e.error}\n`);
+    for (const e of entries) write(e.recipe ? `${describeRecipe(e.recipe)}\n` : `INVALID ${e.file}: ${e.error}\n`);
   }
   return entries.some((e) => e.error) ? 1 : 0;
 }
