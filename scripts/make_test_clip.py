@@ -14,7 +14,8 @@ score higher against an image of a matching coloured shape than against a mismat
 
 * image: per-pixel hue (x - min) / (max - min) is matched to six colour prototypes, weighted by a soft mask of
   saturated pixels (white, black and grey backgrounds count for nothing); the shape is read from the mask's fill
-  ratio area / (bounding width * height): square 1.0, circle pi/4, triangle 1/2, five-point star about 1/3.
+  ratio area / (bounding width * height) (square 1.0, circle pi/4, triangle 1/2, star about 0.4) and compactness
+  perimeter^2 / area (circle 13.5, square 15.8, triangle 22, star 40).
   The private block is a fixed random projection of 7x7 patch colours and mask statistics, so different
   pictures of the same concept get different (but close) embeddings.
 * text: a bag of token embeddings; colour and shape words write their unit vector, every token adds a fixed
@@ -60,8 +61,10 @@ COLOUR_WORDS = {
     "purple": ["purple", "violet", "magenta", "lilac"],
 }
 SHAPES = ["circle", "square", "triangle", "star"]
-# area / (bbox width * height) of each filled shape.
-SHAPE_FILL = [0.7854, 1.0, 0.5, 0.33]
+# Shape prototypes: fill = area / (bbox width * height), compactness = perimeter^2 / area, as measured on
+# rendered shapes at 224 px (a five-point star with inner radius ~0.45 R).
+SHAPE_FILL = [0.785, 1.0, 0.5, 0.40]
+SHAPE_COMPACT = [13.5, 15.8, 22.5, 41.0]
 SHAPE_WORDS = {
     "circle": ["circle", "circles", "round", "disc", "disk", "dot", "ring", "oval"],
     "square": ["square", "squares", "box", "rectangle", "rectangular", "block"],
@@ -237,6 +240,7 @@ class Vision(torch.nn.Module):
         self.register_buffer("protos", protos.view(6, 3, 1, 1))
         self.register_buffer("proto_sq", (protos * protos).sum(1).view(1, 6, 1, 1))
         self.register_buffer("fills", torch.tensor(SHAPE_FILL).view(1, 4))
+        self.register_buffer("compacts", torch.tensor(SHAPE_COMPACT).log().view(1, 4))
         self.register_buffer("proj", torch.tensor(proj, dtype=torch.float32))
 
     def forward(self, pixel_values):
@@ -256,7 +260,15 @@ class Vision(torch.nn.Module):
         width = mask.amax(dim=2).sum(dim=(1, 2))
         height = mask.amax(dim=3).sum(dim=(1, 2))
         fill = area / (width * height + 1.0)
-        shape = torch.softmax(-((fill.unsqueeze(1) - self.fills) ** 2) / 0.003, dim=1)
+        # Perimeter from the mask's gradient magnitude (the sqrt's epsilon adds 1e-3 per pixel, taken back off).
+        dx = mask[:, :, 1:, 1:] - mask[:, :, 1:, :-1]
+        dy = mask[:, :, 1:, 1:] - mask[:, :, :-1, 1:]
+        n_grad = float((x.shape[2] - 1) * (x.shape[3] - 1))
+        perimeter = (torch.sqrt(dx * dx + dy * dy + 1e-6).sum(dim=(1, 2, 3)) - 1e-3 * n_grad).clamp(min=1.0)
+        compact = torch.log(perimeter * perimeter / (area + 1.0) + 1.0)
+        # Fill tells circle from square; compactness tells triangle from star even when edges are dilated.
+        logits = -((fill.unsqueeze(1) - self.fills) ** 2) / 0.003 - ((compact.unsqueeze(1) - self.compacts) ** 2) / 0.02
+        shape = torch.softmax(logits, dim=1)
         pixels = float(x.shape[2] * x.shape[3])
         present = (area / (0.01 * pixels)).clamp(0.0, 1.0).unsqueeze(1)
         shape = shape / shape.norm(dim=1, keepdim=True) * present
