@@ -33,15 +33,15 @@ async function makeImageRows(n: number): Promise<string> {
   if (existsSync(f)) return f;
   const dir = path.join(WORK, 'img');
   mkdirSync(dir, { recursive: true });
-  // 200 distinct noisy pictures (noise keeps JPEG near 50 KB), repeated to n rows
+  // 200 distinct noise pictures (noise keeps a 256x256 JPEG at ~50 KB), repeated to n rows
   for (let i = 0; i < 200; i++) {
-    const raw = Buffer.alloc(224 * 224 * 3);
-    let s = i * 2654435761;
+    const raw = Buffer.alloc(256 * 256 * 3);
+    let s = (i + 1) * 2654435761;
     for (let j = 0; j < raw.length; j++) {
-      s = (s * 1103515245 + 12345) >>> 0;
-      raw[j] = ((j / 3) % 224) + (s >>> 27);
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      raw[j] = s >>> 24;
     }
-    await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } }).jpeg({ quality: 92 }).toFile(path.join(dir, `${i}.jpg`));
+    await sharp(raw, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 90 }).toFile(path.join(dir, `${i}.jpg`));
   }
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();

@@ -170,3 +170,15 @@ test('small shard and row-group budgets roll shards deterministically', async ()
   const n = await duck(`SELECT count(*)::INTEGER AS n FROM read_parquet('${out}/data/*.parquet')`);
   assert.equal(n[0]!.n, 50);
 });
+
+test('interleaved documents without list columns or with empty lists are rejected by reason', () => {
+  const f = path.join(dir, 'docs.jsonl');
+  writeFileSync(f, [JSON.stringify({ text: 'not interleaved' }), JSON.stringify({ texts: [], images: [] }), JSON.stringify({ texts: ['ok'], images: [null] })].join('\n') + '\n');
+  const out = path.join(dir, 'docs-out');
+  const r = cli(['ingest', '--kind', 'interleaved', '--input', f, '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.equal(m.rows, 1);
+  assert.deepEqual(m.rejected_by_reason, { missing_field: 1, empty_document: 1 });
+  assert.match(rejects(out).find((x) => x.reason === 'missing_field')!.detail, /needs list columns texts and images; available: text/);
+});
