@@ -27,10 +27,12 @@ export interface KMeansOptions extends KernelOptions {
   niter?: number;
   seed?: number;
   init?: 'random' | 'kmeans++';
+  /** Start from these centroids (k x d; a warm start, as Bunny did over its successive samples). */
+  initialCentroids?: Float32Array;
   /** Training points are subsampled to this many per centroid (faiss default 256). */
   maxPointsPerCentroid?: number;
-  /** Called after each round with the sum of cosines of the round's assignment. */
-  onIteration?: (iteration: number, objective: number, emptySplit: number) => void;
+  /** Called after each round: sum of cosines over the points searched, clusters split, points searched. */
+  onIteration?: (iteration: number, objective: number, emptySplit: number, searched: number) => void;
 }
 
 export interface KMeansResult {
@@ -38,8 +40,14 @@ export interface KMeansResult {
   centroids: Float32Array;
   k: number;
   dim: number;
-  /** Sum over training points of the cosine to their centroid, one per round (faiss's `obj`). */
+  /**
+   * Per round, the sum of cosines over the points searched that round: faiss's `obj` for round 0;
+   * later rounds skip points whose cluster cannot change (see `searched`). The exact inertia comes
+   * from assigning all points to the final centroids.
+   */
   objective: number[];
+  /** Points searched per round (the rest were proven not to move). */
+  searched: number[];
   /** Empty clusters re-seeded by splitting a large one, per round. */
   splits: number[];
   trainingPoints: number;
@@ -60,32 +68,93 @@ export function inverseNorms(data: NpyArray, rows: number, dim: number, out = ne
   return out;
 }
 
-/** Train spherical k-means centroids on `x` (already a sample, or subsampled here as faiss does). */
+/**
+ * Train spherical k-means centroids on `x` (already a sample, or subsampled here as faiss does).
+ *
+ * Lloyd's iterations, made cheaper with Hamerly's bounds in angle space (the angle between unit
+ * vectors is a metric): each point keeps an upper bound on its angle to its own centroid and a
+ * lower bound on its angle to any other; when centroids move by δ the bounds loosen by δ, and a
+ * point whose upper bound stays under its lower bound cannot change cluster, so it is not searched.
+ * The result is Lloyd's, not an approximation; once centroids settle most points are skipped.
+ */
 export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KMeansResult> {
-  const { k, dim: d } = { k: opts.k, dim: x.dim };
+  const k = opts.k;
+  const d = x.dim;
   const niter = opts.niter ?? 10;
   const rng = new Rng(opts.seed ?? 1, 1);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--k must be a positive integer, got ${k}`);
   if (k > x.rows) throw new UsageError(`--k ${k} is larger than the number of vectors to cluster (${x.rows}); use --k ${x.rows} or fewer`);
   const maxPts = (opts.maxPointsPerCentroid ?? 256) * k;
   const train = x.rows > maxPts ? subsample(x, maxPts, rng) : x;
+  const n = train.rows;
 
-  let centroids = opts.init === 'kmeans++' ? await kmeansPlusPlus(train, k, rng, opts) : randomInit(train, k, rng);
+  let centroids: Float32Array;
+  if (opts.initialCentroids) {
+    if (opts.initialCentroids.length !== k * d) throw new UsageError(`initial centroids hold ${opts.initialCentroids.length} values, expected ${k} x ${d}`);
+    centroids = Float32Array.from(opts.initialCentroids);
+    normaliseRows(centroids, k, d);
+  } else centroids = opts.init === 'kmeans++' ? await kmeansPlusPlus(train, k, rng, opts) : randomInit(train, k, rng);
+  const label = new Int32Array(n).fill(-1);
+  const upper = new Float64Array(n); // angle to own centroid, at most
+  const lower = new Float64Array(n); // angle to any other centroid, at least
+  const sums = new Float64Array(k * d);
+  const counts = new Float64Array(k);
   const objective: number[] = [];
   const splits: number[] = [];
-  const label = new Int32Array(CHUNK_ROWS);
-  const best = new Float32Array(CHUNK_ROWS);
+  const searchedPerRound: number[] = [];
   const input = train.data instanceof Uint16Array ? 'float16' : 'float32';
+  const todo = new Int32Array(n);
+  const buf = input === 'float16' ? new Uint16Array(CHUNK_ROWS * d) : new Float32Array(CHUNK_ROWS * d);
+  const lab2 = new Int32Array(CHUNK_ROWS * 2);
+  const best2 = new Float32Array(CHUNK_ROWS * 2);
+  let delta: Float64Array = new Float64Array(k);
   for (let it = 0; it < niter; it++) {
-    const kernel = await NearestCentroid.create(centroids, k, d, input, opts);
-    const sums = new Float64Array(k * d);
-    const counts = new Float64Array(k);
+    // Which points need a search this round.
+    let m = 0;
+    if (it === 0) for (let r = 0; r < n; r++) todo[m++] = r;
+    else {
+      let max1 = 0, max2 = 0, arg1 = -1;
+      for (let c = 0; c < k; c++) {
+        if (delta[c] > max1) [max2, max1, arg1] = [max1, delta[c], c];
+        else if (delta[c] > max2) max2 = delta[c];
+      }
+      for (let r = 0; r < n; r++) {
+        const a = label[r];
+        upper[r] += delta[a];
+        lower[r] -= a === arg1 ? max2 : max1;
+        if (upper[r] + BOUND_MARGIN < lower[r]) continue;
+        upper[r] = Math.acos(clampCos(rowDot(train, r, centroids, a)));
+        if (upper[r] + BOUND_MARGIN < lower[r]) continue;
+        todo[m++] = r;
+      }
+    }
+    searchedPerRound.push(m);
     let obj = 0;
+    const kernel = await NearestCentroid.create(centroids, k, d, input, { ...opts, top: 2 });
     try {
-      for (let r0 = 0; r0 < train.rows; r0 += CHUNK_ROWS) {
-        const n = Math.min(CHUNK_ROWS, train.rows - r0);
-        await kernel.search(train.data.subarray(r0 * d, (r0 + n) * d), n, label, best);
-        obj += accumulate(train, r0, n, label, best, sums, counts);
+      for (let t0 = 0; t0 < m; t0 += CHUNK_ROWS) {
+        const cn = Math.min(CHUNK_ROWS, m - t0);
+        // All points in order (round 0, or nothing skipped): search in place, no gather.
+        const inPlace = m === n;
+        if (!inPlace) gatherRows(train.data, todo.subarray(t0, t0 + cn), d, buf);
+        await kernel.search(inPlace ? train.data.subarray(t0 * d, (t0 + cn) * d) : buf, cn, lab2, best2);
+        const two = kernel.top === 2;
+        for (let t = 0; t < cn; t++) {
+          const r = todo[t0 + t];
+          const w = train.invNorm[r];
+          const a = lab2[t * kernel.top];
+          const s1 = best2[t * kernel.top] * w;
+          obj += s1;
+          upper[r] = Math.acos(clampCos(s1));
+          lower[r] = two ? Math.acos(clampCos(best2[t * 2 + 1] * w)) : Infinity;
+          const old = label[r];
+          if (old === a) continue;
+          if (old >= 0) addRow(train, r, sums, old, -1);
+          addRow(train, r, sums, a, 1);
+          if (old >= 0) counts[old]--;
+          counts[a]++;
+          label[r] = a;
+        }
       }
     } finally {
       await kernel.release();
@@ -96,45 +165,82 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
       const inv = 1 / counts[c];
       for (let j = 0; j < d; j++) next[c * d + j] = sums[c * d + j] * inv;
     }
-    const split = splitEmpty(next, counts, k, d, train.rows, rng);
+    const split = splitEmpty(next, Float64Array.from(counts), k, d, n, rng);
     normaliseRows(next, k, d);
+    delta = movement(centroids, next, k, d);
     centroids = next;
     objective.push(obj);
     splits.push(split);
-    opts.onIteration?.(it, obj, split);
+    opts.onIteration?.(it, obj, split, m);
   }
-  return { centroids, k, dim: d, objective, splits, trainingPoints: train.rows };
+  return { centroids, k, dim: d, objective, splits, searched: searchedPerRound, trainingPoints: n };
 }
 
-/** Add each row (normalised) to its centroid's sum; returns the chunk's sum of cosines. */
-function accumulate(x: Matrix, r0: number, n: number, label: Int32Array, best: Float32Array, sums: Float64Array, counts: Float64Array): number {
+/** Copy rows `idx` of `src` into `dst`, one typed-array type per call (keeps V8 monomorphic). */
+function gatherRows(src: NpyArray, idx: Int32Array, d: number, dst: NpyArray): void {
+  if (src instanceof Uint16Array) gather16(src, idx, d, dst as Uint16Array);
+  else gather32(src, idx, d, dst as Float32Array);
+}
+function gather16(src: Uint16Array, idx: Int32Array, d: number, dst: Uint16Array): void {
+  for (let t = 0; t < idx.length; t++) dst.set(src.subarray(idx[t] * d, idx[t] * d + d), t * d);
+}
+function gather32(src: Float32Array, idx: Int32Array, d: number, dst: Float32Array): void {
+  for (let t = 0; t < idx.length; t++) dst.set(src.subarray(idx[t] * d, idx[t] * d + d), t * d);
+}
+
+/** Slack on the bounds for float32 rounding of similarities (radians). */
+const BOUND_MARGIN = 1e-4;
+
+function clampCos(v: number): number {
+  return v > 1 ? 1 : v < -1 ? -1 : v;
+}
+
+/** Angle each centroid moved (radians). */
+function movement(a: Float32Array, b: Float32Array, k: number, d: number): Float64Array {
+  const out = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += a[c * d + j] * b[c * d + j];
+    // acos loses precision near 1; the chord gives the same angle stably: θ = 2 asin(|a-b|/2).
+    let ch = 0;
+    for (let j = 0; j < d; j++) {
+      const e = a[c * d + j] - b[c * d + j];
+      ch += e * e;
+    }
+    out[c] = Math.max(Math.acos(clampCos(s)), 2 * Math.asin(Math.min(1, Math.sqrt(ch) / 2)));
+  }
+  return out;
+}
+
+/** Cosine of row r (normalised) with centroid c. */
+function rowDot(x: Matrix, r: number, cent: Float32Array, c: number): number {
   const d = x.dim;
-  let obj = 0;
+  let s = 0;
+  const o = r * d, co = c * d;
   if (x.data instanceof Uint16Array) {
     const t = f16Table();
     const data = x.data;
-    for (let r = 0; r < n; r++) {
-      const w = x.invNorm[r0 + r];
-      const c = label[r];
-      counts[c]++;
-      obj += best[r] * w;
-      const o = (r0 + r) * d;
-      const s = c * d;
-      for (let j = 0; j < d; j++) sums[s + j] += t[data[o + j]] * w;
-    }
+    for (let j = 0; j < d; j++) s += t[data[o + j]] * cent[co + j];
   } else {
     const data = x.data;
-    for (let r = 0; r < n; r++) {
-      const w = x.invNorm[r0 + r];
-      const c = label[r];
-      counts[c]++;
-      obj += best[r] * w;
-      const o = (r0 + r) * d;
-      const s = c * d;
-      for (let j = 0; j < d; j++) sums[s + j] += data[o + j] * w;
-    }
+    for (let j = 0; j < d; j++) s += data[o + j] * cent[co + j];
   }
-  return obj;
+  return s * x.invNorm[r];
+}
+
+/** sums[c] += sign * row r (normalised). */
+function addRow(x: Matrix, r: number, sums: Float64Array, c: number, sign: number): void {
+  const d = x.dim;
+  const w = x.invNorm[r] * sign;
+  const o = r * d, s = c * d;
+  if (x.data instanceof Uint16Array) {
+    const t = f16Table();
+    const data = x.data;
+    for (let j = 0; j < d; j++) sums[s + j] += t[data[o + j]] * w;
+  } else {
+    const data = x.data;
+    for (let j = 0; j < d; j++) sums[s + j] += data[o + j] * w;
+  }
 }
 
 /**

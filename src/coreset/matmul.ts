@@ -42,37 +42,54 @@ export class NearestCentroid {
     readonly k: number,
     readonly dim: number,
     readonly input: EmbDtype,
+    /** Results per row: 1, or 2 (best then runner-up, interleaved). */
+    readonly top: number,
     readonly provider: 'cuda' | 'cpu',
   ) {}
 
-  /** `centroids` is k x d row-major float32. */
-  static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, opts: KernelOptions = {}): Promise<NearestCentroid> {
+  /**
+   * `centroids` is k x d row-major float32. `top` 2 also returns the runner-up (TopK), which
+   * k-means' bounds need; 1 uses ArgMax + ReduceMax.
+   */
+  static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, opts: KernelOptions & { top?: 1 | 2 } = {}): Promise<NearestCentroid> {
     if (centroids.length !== k * d) throw new RangeError(`centroids hold ${centroids.length} values, not ${k} x ${d}`);
+    const top = Math.min(opts.top ?? 1, k);
     const ct = new Float32Array(k * d); // d x k, so the graph is a plain MatMul
     for (let c = 0; c < k; c++) for (let j = 0; j < d; j++) ct[j * k + c] = centroids[c * d + j];
+    const reduce: Node[] =
+      top === 1
+        ? [
+            { op: 'ReduceMax', inputs: ['s'], outputs: ['best'], attrs: { axes: [1], keepdims: 0 } },
+            { op: 'ArgMax', inputs: ['s'], outputs: ['label64'], attrs: { axis: 1, keepdims: 0 } },
+          ]
+        : [{ op: 'TopK', inputs: ['s', 'kk'], outputs: ['best', 'label64'], attrs: { axis: 1 } }];
+    const shape = top === 1 ? ['n'] : ['n', top];
     const model = buildModel({
       name: 'nearest_centroid',
       nodes: [
         ...asFloat('x', 'xf', input),
         { op: 'MatMul', inputs: ['xf', 'ct'], outputs: ['s'] },
-        { op: 'ReduceMax', inputs: ['s'], outputs: ['best'], attrs: { axes: [1], keepdims: 0 } },
-        { op: 'ArgMax', inputs: ['s'], outputs: ['label64'], attrs: { axis: 1, keepdims: 0 } },
+        ...reduce,
         { op: 'Cast', inputs: ['label64'], outputs: ['label'], attrs: { to: 6 } },
       ],
       inputs: [{ name: 'x', type: input, shape: ['n', d] }],
       outputs: [
-        { name: 'best', type: 'float', shape: ['n'] },
-        { name: 'label', type: 'int32', shape: ['n'] },
+        { name: 'best', type: 'float', shape },
+        { name: 'label', type: 'int32', shape },
       ],
-      initializers: [{ name: 'ct', type: 'float', dims: [d, k], values: ct }],
+      initializers: [
+        { name: 'ct', type: 'float', dims: [d, k], values: ct },
+        ...(top === 1 ? [] : [{ name: 'kk', type: 'int64' as const, dims: [1], values: BigInt64Array.from([BigInt(top)]) }]),
+      ],
     });
     const { session, provider } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
-    return new NearestCentroid(session, k, d, input, provider);
+    return new NearestCentroid(session, k, d, input, top, provider);
   }
 
   /**
    * For each of `rows` rows of `x`: the index of the centroid with the largest inner product (first
    * on ties) into `label`, and that inner product into `best` (not divided by the row's norm).
+   * With `top` 2, `label` and `best` get two entries per row (best, runner-up).
    */
   async search(x: NpyArray, rows: number, label: Int32Array, best: Float32Array): Promise<void> {
     const d = this.dim;
@@ -80,8 +97,8 @@ export class NearestCentroid {
     for (let r0 = 0; r0 < rows; r0 += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, rows - r0);
       const out = await this.session.run({ x: tensor(x.subarray(r0 * d, (r0 + n) * d), [n, d]) });
-      label.set(out.label.data as Int32Array, r0);
-      best.set(out.best.data as Float32Array, r0);
+      label.set(out.label.data as Int32Array, r0 * this.top);
+      best.set(out.best.data as Float32Array, r0 * this.top);
     }
   }
 

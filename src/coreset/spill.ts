@@ -20,6 +20,7 @@ export type Cols = Record<string, ColArray>;
 const CTOR = { f64: Float64Array, f32: Float32Array, i32: Int32Array, u16: Uint16Array } as const;
 
 function alloc(spec: ColSpec, rows: number): ColArray {
+  // NOTE: zero-filled allocation; callers fill every row.
   return new CTOR[spec.type](rows * (spec.width ?? 1));
 }
 
@@ -33,28 +34,37 @@ interface Index {
   segments: Segment[];
 }
 
+/** Rows buffered for one key: one growable byte buffer per column (monomorphic byte copies are fast). */
 class KeyBuffer {
   rows = 0;
-  cols: ColArray[];
-  constructor(private readonly specs: ColSpec[], private capacity = 256) {
-    this.cols = specs.map((s) => alloc(s, capacity));
+  cols: Uint8Array[];
+  constructor(private readonly rowBytes: number[], private capacity = 256) {
+    this.cols = rowBytes.map((rb) => new Uint8Array(rb * capacity));
   }
-  push(src: ColArray[], i: number): void {
+  push(src: Uint8Array[], i: number): void {
     if (this.rows === this.capacity) {
       this.capacity *= 2;
       this.cols = this.cols.map((c, t) => {
-        const n = alloc(this.specs[t], this.capacity);
-        n.set(c as never);
+        const n = new Uint8Array(this.rowBytes[t] * this.capacity);
+        n.set(c);
         return n;
       });
     }
     for (let t = 0; t < src.length; t++) {
-      const w = this.specs[t].width ?? 1;
-      if (w === 1) this.cols[t][this.rows] = src[t][i];
-      else this.cols[t].set(src[t].subarray(i * w, i * w + w) as never, this.rows * w);
+      const rb = this.rowBytes[t];
+      const from = i * rb;
+      const to = this.rows * rb;
+      const dst = this.cols[t];
+      const s = src[t];
+      if (rb > 64) dst.set(s.subarray(from, from + rb), to);
+      else for (let b = 0; b < rb; b++) dst[to + b] = s[from + b];
     }
     this.rows++;
   }
+}
+
+function bytesOf(a: ColArray): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 export class SpillWriter {
@@ -63,6 +73,7 @@ export class SpillWriter {
   private offset = 0;
   private readonly segments: Segment[] = [];
   private readonly rowBytes: number;
+  private readonly colBytes: number[];
 
   private constructor(
     readonly path: string,
@@ -70,7 +81,8 @@ export class SpillWriter {
     readonly specs: ColSpec[],
     private readonly flushBytes: number,
   ) {
-    this.rowBytes = specs.reduce((a, s) => a + (s.width ?? 1) * CTOR[s.type].BYTES_PER_ELEMENT, 0);
+    this.colBytes = specs.map((s) => (s.width ?? 1) * CTOR[s.type].BYTES_PER_ELEMENT);
+    this.rowBytes = this.colBytes.reduce((a, b) => a + b, 0);
   }
 
   static async create(path: string, specs: ColSpec[], flushBytes = 64 << 20): Promise<SpillWriter> {
@@ -82,12 +94,12 @@ export class SpillWriter {
     const src = this.specs.map((s) => {
       const c = cols[s.name];
       if (!c) throw new Error(`spill ${this.path}: column ${s.name} missing`);
-      return c;
+      return bytesOf(c);
     });
     for (let i = 0; i < count; i++) {
       if (keys[i] < 0) continue;
       let b = this.buffers.get(keys[i]);
-      if (!b) this.buffers.set(keys[i], (b = new KeyBuffer(this.specs)));
+      if (!b) this.buffers.set(keys[i], (b = new KeyBuffer(this.colBytes)));
       b.push(src, i);
     }
     this.buffered += count * this.rowBytes;
@@ -100,10 +112,7 @@ export class SpillWriter {
       const b = this.buffers.get(key)!;
       if (b.rows === 0) continue;
       this.segments.push({ key, offset: this.offset, rows: b.rows });
-      const parts = b.cols.map((c, t) => {
-        const n = b.rows * (this.specs[t].width ?? 1);
-        return new Uint8Array(c.buffer, c.byteOffset, n * c.BYTES_PER_ELEMENT);
-      });
+      const parts = b.cols.map((c, t) => c.subarray(0, b.rows * this.colBytes[t]));
       const { bytesWritten } = await this.fh.writev(parts);
       this.offset += bytesWritten;
     }
