@@ -5,6 +5,7 @@
  * of its (status, score, sim, row) and the cuts, which is what the write tasks apply part by part.
  */
 import { readFileSync } from 'node:fs';
+import { RunError } from '../errors.js';
 import { writeJsonAtomic } from '../write/atomic.js';
 import { BandCut, bandPositions, findBand, sampleKey, type PairSource } from './bands.js';
 import { paths, rowFiles, STATUS, type CoresetTaskSpec } from './layout.js';
@@ -133,4 +134,44 @@ export function loadCuts(spec: CoresetTaskSpec): { cuts: Cuts; counts: StepCount
   const j = JSON.parse(readFileSync(paths.cuts(spec.work), 'utf8')) as { cuts: { clip?: J; centroid?: J; sample?: J; seed: number }; counts: StepCounts };
   const f = (x?: J): BandCut | undefined => (x ? BandCut.fromJSON(x) : undefined);
   return { cuts: { clip: f(j.cuts.clip), centroid: f(j.cuts.centroid), sample: f(j.cuts.sample), seed: j.cuts.seed }, counts: j.counts };
+}
+
+/** One part's row results in row order (position i = the part's row i). */
+export interface PartResults {
+  rows: number;
+  dupRow: Float64Array;
+  score: Float64Array;
+  sim: Float32Array;
+  cluster: Int32Array;
+  status: Int32Array;
+  /** Dataset layout: id of the row each near-duplicate duplicates (4 words per row). */
+  dupId?: Int32Array;
+}
+
+export async function partResults(spec: CoresetTaskSpec, p: number): Promise<PartResults> {
+  const part = spec.source.parts[p];
+  const { rows, cols } = await readPartRows(spec, p);
+  if (rows !== part.rows) throw new RunError(`coreset: ${rows} results for ${part.rows} rows of ${part.name}; the work folder ${spec.work} is incomplete — delete it and run again`);
+  const n = part.rows;
+  const out: PartResults = {
+    rows: n,
+    dupRow: new Float64Array(n),
+    score: new Float64Array(n),
+    sim: new Float32Array(n),
+    cluster: new Int32Array(n),
+    status: new Int32Array(n).fill(-1),
+    dupId: cols.dupId ? new Int32Array(n * 4) : undefined,
+  };
+  const row = cols.row as Float64Array;
+  for (let i = 0; i < rows; i++) {
+    const at = row[i] - part.base;
+    out.dupRow[at] = cols.dupRow[i];
+    out.score[at] = cols.score[i];
+    out.sim[at] = cols.sim[i];
+    out.cluster[at] = cols.cluster[i];
+    out.status[at] = cols.status[i];
+    if (out.dupId) out.dupId.set((cols.dupId as Int32Array).subarray(i * 4, i * 4 + 4), at * 4);
+  }
+  if (out.status.includes(-1)) throw new RunError(`coreset: some rows of ${part.name} have no result; the work folder ${spec.work} is inconsistent — delete it and run again`);
+  return out;
 }

@@ -93,3 +93,37 @@ export function synthClustered(o: SynthOptions): Synth {
   }
   return { data, rows: n, dim: d, cluster, family, angle };
 }
+
+/**
+ * Write a synthetic set in the clip-retrieval layout: img_emb/img_emb_{i}.npy and
+ * text_emb/text_emb_{i}.npy (text = image + noise, so clip scores vary), split into parts.
+ */
+export async function writeLaionEmbeddings(dir: string, s: Synth, o: { parts?: number; dtype?: 'float16' | 'float32'; textNoise?: number; seed?: number } = {}): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  const { writeNpy } = await import('../util/npy.js');
+  const { f32ToF16 } = await import('../util/float16.js');
+  await mkdir(`${dir}/img_emb`, { recursive: true });
+  await mkdir(`${dir}/text_emb`, { recursive: true });
+  const parts = o.parts ?? 1;
+  const d = s.dim;
+  const rng = new Rng(o.seed ?? 5, 3);
+  const noise = o.textNoise ?? 1;
+  const per = Math.ceil(s.rows / parts);
+  for (let p = 0; p < parts; p++) {
+    const a = p * per;
+    const b = Math.min(s.rows, a + per);
+    const img = s.data.slice(a * d, b * d);
+    const txt = new Float32Array(img.length);
+    const v = new Float64Array(d);
+    for (let r = 0; r < b - a; r++) {
+      const amp = noise * rng.float() * 2; // a spread of clip scores
+      for (let j = 0; j < d; j++) v[j] = img[r * d + j] + (amp / Math.sqrt(d)) * gaussian(rng);
+      normalise(v);
+      for (let j = 0; j < d; j++) txt[r * d + j] = v[j];
+    }
+    const name = String(p).padStart(4, '0');
+    const enc = (x: Float32Array): Float32Array | Uint16Array => (o.dtype === 'float32' ? x : f32ToF16(x));
+    await writeNpy(`${dir}/img_emb/img_emb_${name}.npy`, enc(img), b - a, d);
+    await writeNpy(`${dir}/text_emb/text_emb_${name}.npy`, enc(txt), b - a, d);
+  }
+}
