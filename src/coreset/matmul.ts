@@ -6,7 +6,7 @@
  */
 import { createSession, ort, type Device } from '../onnx.js';
 import type { NpyArray } from '../util/npy.js';
-import { buildModel, type Node } from './onnx_graph.js';
+import { buildModel, type Initializer, type Node, type ValueInfo } from './onnx_graph.js';
 
 export type EmbDtype = 'float16' | 'float32';
 
@@ -51,7 +51,7 @@ export class NearestCentroid {
    * `centroids` is k x d row-major float32. `top` 2 also returns the runner-up (TopK), which
    * k-means' bounds need; 1 uses ArgMax + ReduceMax.
    */
-  static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, opts: KernelOptions & { top?: 1 | 2 } = {}): Promise<NearestCentroid> {
+  static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, opts: KernelOptions & { top?: 1 | 2; stats?: RowStatsKind } = {}): Promise<NearestCentroid> {
     if (centroids.length !== k * d) throw new RangeError(`centroids hold ${centroids.length} values, not ${k} x ${d}`);
     const top = Math.min(opts.top ?? 1, k);
     const ct = new Float32Array(k * d); // d x k, so the graph is a plain MatMul
@@ -64,6 +64,7 @@ export class NearestCentroid {
           ]
         : [{ op: 'TopK', inputs: ['s', 'kk'], outputs: ['best', 'label64'], attrs: { axis: 1 } }];
     const shape = top === 1 ? ['n'] : ['n', top];
+    const st = statsGraph(input, opts.stats ?? 'none');
     const model = buildModel({
       name: 'nearest_centroid',
       nodes: [
@@ -71,15 +72,14 @@ export class NearestCentroid {
         { op: 'MatMul', inputs: ['xf', 'ct'], outputs: ['s'] },
         ...reduce,
         { op: 'Cast', inputs: ['label64'], outputs: ['label'], attrs: { to: 6 } },
+        ...st.nodes,
       ],
-      inputs: [{ name: 'x', type: input, shape: ['n', d] }],
-      outputs: [
-        { name: 'best', type: 'float', shape },
-        { name: 'label', type: 'int32', shape },
-      ],
+      inputs: [{ name: 'x', type: input, shape: ['n', d] }, ...st.inputs(d)],
+      outputs: [{ name: 'best', type: 'float', shape }, { name: 'label', type: 'int32', shape }, ...st.outputs],
       initializers: [
         { name: 'ct', type: 'float', dims: [d, k], values: ct },
         ...(top === 1 ? [] : [{ name: 'kk', type: 'int64' as const, dims: [1], values: BigInt64Array.from([BigInt(top)]) }]),
+        ...st.initializers,
       ],
     });
     const { session, provider } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
@@ -102,9 +102,56 @@ export class NearestCentroid {
     }
   }
 
+  /**
+   * One chunk (at most CHUNK_ROWS rows) with the row statistics the kernel was built with, in the
+   * same native pass: label, best inner product, squared norms (and x·t for a paired kernel).
+   */
+  async run(x: NpyArray, rows: number, t?: NpyArray): Promise<{ label: Int32Array; best: Float32Array } & RowStatsOut> {
+    const d = this.dim;
+    const feeds: Record<string, ort.Tensor> = { x: tensor(x.subarray(0, rows * d), [rows, d]) };
+    if (t) feeds.t = tensor(t.subarray(0, rows * d), [rows, d]);
+    const out = await this.session.run(feeds);
+    return {
+      label: out.label.data as Int32Array,
+      best: out.best.data as Float32Array,
+      ssx: out.ssx?.data as Float32Array | undefined,
+      sst: out.sst?.data as Float32Array | undefined,
+      dot: out.dot?.data as Float32Array | undefined,
+    };
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Row statistics a kernel can add: none, squared norms of x, or also of t and x·t (image/text pairs). */
+export type RowStatsKind = 'none' | 'x' | 'xt';
+export interface RowStatsOut {
+  ssx?: Float32Array;
+  sst?: Float32Array;
+  dot?: Float32Array;
+}
+
+/** Graph pieces computing row statistics from 'xf' (already float32) and input 't'. */
+function statsGraph(input: EmbDtype, kind: RowStatsKind): { nodes: Node[]; inputs: (d: number) => ValueInfo[]; outputs: ValueInfo[]; initializers: Initializer[] } {
+  if (kind === 'none') return { nodes: [], inputs: () => [], outputs: [], initializers: [] };
+  const nodes: Node[] = [{ op: 'ReduceSumSquare', inputs: ['xf'], outputs: ['ssx'], attrs: { axes: [1], keepdims: 0 } }];
+  const outputs: ValueInfo[] = [{ name: 'ssx', type: 'float', shape: ['n'] }];
+  if (kind === 'x') return { nodes, inputs: () => [], outputs, initializers: [] };
+  nodes.push(
+    ...asFloat('t', 'tf', input),
+    { op: 'ReduceSumSquare', inputs: ['tf'], outputs: ['sst'], attrs: { axes: [1], keepdims: 0 } },
+    { op: 'Mul', inputs: ['xf', 'tf'], outputs: ['xt'] },
+    { op: 'ReduceSum', inputs: ['xt', 'axis1'], outputs: ['dot'], attrs: { keepdims: 0 } },
+  );
+  outputs.push({ name: 'sst', type: 'float', shape: ['n'] }, { name: 'dot', type: 'float', shape: ['n'] });
+  return {
+    nodes,
+    inputs: (d) => [{ name: 't', type: input, shape: ['n', d] }],
+    outputs,
+    initializers: [{ name: 'axis1', type: 'int64', dims: [1], values: BigInt64Array.from([1n]) }],
+  };
 }
 
 export interface Edges {
@@ -231,29 +278,19 @@ export class RowStats {
   ) {}
 
   static async create(d: number, input: EmbDtype, paired: boolean, opts: KernelOptions = {}): Promise<RowStats> {
-    const nodes: Node[] = [...asFloat('x', 'xf', input), { op: 'ReduceSumSquare', inputs: ['xf'], outputs: ['ssx'], attrs: { axes: [1], keepdims: 0 } }];
-    const outputs = [{ name: 'ssx', type: 'float' as const, shape: ['n'] }];
-    if (paired) {
-      nodes.push(
-        ...asFloat('t', 'tf', input),
-        { op: 'ReduceSumSquare', inputs: ['tf'], outputs: ['sst'], attrs: { axes: [1], keepdims: 0 } },
-        { op: 'Mul', inputs: ['xf', 'tf'], outputs: ['xt'] },
-        { op: 'ReduceSum', inputs: ['xt', 'axis1'], outputs: ['dot'], attrs: { keepdims: 0 } },
-      );
-      outputs.push({ name: 'sst', type: 'float', shape: ['n'] }, { name: 'dot', type: 'float', shape: ['n'] });
-    }
+    const st = statsGraph(input, paired ? 'xt' : 'x');
     const model = buildModel({
       name: 'row_stats',
-      nodes,
-      inputs: [{ name: 'x', type: input, shape: ['n', d] }, ...(paired ? [{ name: 't', type: input, shape: ['n', d] }] : [])],
-      outputs,
-      initializers: paired ? [{ name: 'axis1', type: 'int64', dims: [1], values: BigInt64Array.from([1n]) }] : [],
+      nodes: [...asFloat('x', 'xf', input), ...st.nodes],
+      inputs: [{ name: 'x', type: input, shape: ['n', d] }, ...st.inputs(d)],
+      outputs: st.outputs,
+      initializers: st.initializers,
     });
     const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
     return new RowStats(session, d, paired);
   }
 
-  async run(x: NpyArray, rows: number, t?: NpyArray): Promise<{ ssx: Float32Array; sst?: Float32Array; dot?: Float32Array }> {
+  async run(x: NpyArray, rows: number, t?: NpyArray): Promise<RowStatsOut & { ssx: Float32Array }> {
     const d = this.dim;
     const feeds: Record<string, ort.Tensor> = { x: tensor(x.subarray(0, rows * d), [rows, d]) };
     if (this.paired) {

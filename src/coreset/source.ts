@@ -40,6 +40,7 @@ export interface SourceSpec {
   total: number;
 }
 
+/** A chunk of rows. Its arrays are reused for the next chunk: copy what must outlive it. */
 export interface Chunk {
   /** Global index of the chunk's first row. */
   base: number;
@@ -145,10 +146,13 @@ export async function* readPart(spec: SourceSpec, p: number, chunkRows: number):
   if (spec.layout === 'laion') {
     const img = await NpyReader.open(part.img!);
     const txt = part.text ? await NpyReader.open(part.text) : undefined;
+    const alloc = (): NpyArray => (spec.dtype === 'float16' ? new Uint16Array(chunkRows * spec.dim) : new Float32Array(chunkRows * spec.dim));
+    const ib = alloc();
+    const tb = txt ? alloc() : undefined;
     try {
       for (let s = 0; s < part.rows; s += chunkRows) {
         const n = Math.min(chunkRows, part.rows - s);
-        yield { base: part.base + s, rows: n, emb: await img.readRows(s, n), text: txt ? await txt.readRows(s, n) : undefined };
+        yield { base: part.base + s, rows: n, emb: await img.readRows(s, n, ib), text: txt ? await txt.readRows(s, n, tb) : undefined };
       }
     } finally {
       await img.close();

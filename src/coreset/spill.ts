@@ -37,16 +37,16 @@ interface Index {
 /** Rows buffered for one key: one growable byte buffer per column (monomorphic byte copies are fast). */
 class KeyBuffer {
   rows = 0;
-  cols: Uint8Array[];
+  cols: Buffer[];
   constructor(private readonly rowBytes: number[], private capacity = 256) {
-    this.cols = rowBytes.map((rb) => new Uint8Array(rb * capacity));
+    this.cols = rowBytes.map((rb) => Buffer.allocUnsafe(rb * capacity));
   }
-  push(src: Uint8Array[], i: number): void {
+  push(src: Buffer[], i: number): void {
     if (this.rows === this.capacity) {
       this.capacity *= 2;
       this.cols = this.cols.map((c, t) => {
-        const n = new Uint8Array(this.rowBytes[t] * this.capacity);
-        n.set(c);
+        const n = Buffer.allocUnsafe(this.rowBytes[t] * this.capacity);
+        c.copy(n, 0, 0, this.rows * this.rowBytes[t]);
         return n;
       });
     }
@@ -56,15 +56,16 @@ class KeyBuffer {
       const to = this.rows * rb;
       const dst = this.cols[t];
       const s = src[t];
-      if (rb > 64) dst.set(s.subarray(from, from + rb), to);
+      // Buffer#copy is a native memcpy with no view allocated per row.
+      if (rb > 32) s.copy(dst, to, from, from + rb);
       else for (let b = 0; b < rb; b++) dst[to + b] = s[from + b];
     }
     this.rows++;
   }
 }
 
-function bytesOf(a: ColArray): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+function bytesOf(a: ColArray): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
 export class SpillWriter {

@@ -14,7 +14,7 @@ import { f32ToF16 } from '../util/float16.js';
 import { readNpy, type NpyArray } from '../util/npy.js';
 import { createDedupKernel, dedupCluster } from './dedup.js';
 import { assignColumns, bucketClusters, bucketOf, carriesIds, packId, paths, rowColumns, STATUS, type CoresetTaskSpec } from './layout.js';
-import { CHUNK_ROWS, NearestCentroid, RowStats } from './matmul.js';
+import { CHUNK_ROWS, NearestCentroid } from './matmul.js';
 import { readPart } from './source.js';
 import { readSpilled, SpillWriter, type Cols } from './spill.js';
 
@@ -35,9 +35,9 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
   const d = source.dim;
   const kopts = { device: cfg.device, threads: cfg.threads };
   const { values } = await readNpy(paths.centroids(spec.work));
-  const nearest = await NearestCentroid.create(values as Float32Array, k, d, 'float16', kopts);
   const paired = source.layout === 'laion' && source.scores;
-  const stats = await RowStats.create(d, 'float16', paired, kopts);
+  // One native pass per chunk: nearest centroid plus the row norms and image·text dot product.
+  const nearest = await NearestCentroid.create(values as Float32Array, k, d, 'float16', { ...kopts, stats: paired ? 'xt' : 'x' });
   mkdirSync(path.dirname(paths.assign(spec.work, p)), { recursive: true });
   mkdirSync(path.dirname(paths.invalid(spec.work, p)), { recursive: true });
   const spill = await SpillWriter.create(paths.assign(spec.work, p), assignColumns(spec));
@@ -47,18 +47,18 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
 
   const n = CHUNK_ROWS;
   const row = new Float64Array(n), score = new Float64Array(n), sim = new Float32Array(n), inv = new Float32Array(n);
-  const label = new Int32Array(n), best = new Float32Array(n), keys = new Int32Array(n), badKeys = new Int32Array(n);
+  const keys = new Int32Array(n), badKeys = new Int32Array(n);
   const status = new Int32Array(n), dupRow = new Float64Array(n).fill(-1), id = new Int32Array(n * 4);
   let read = 0, invalid = 0;
   try {
     for await (const chunk of readPart(source, p, CHUNK_ROWS)) {
       const m = chunk.rows;
       const emb = toF16(chunk.emb);
-      const st = await stats.run(emb, m, chunk.text ? toF16(chunk.text) : undefined);
-      await nearest.search(emb, m, label, best);
+      const st = await nearest.run(emb, m, paired && chunk.text ? toF16(chunk.text) : undefined);
+      const { label, best } = st;
       for (let i = 0; i < m; i++) {
         row[i] = chunk.base + i;
-        const ss = st.ssx[i];
+        const ss = st.ssx![i];
         const ok = ss > 0 && Number.isFinite(ss);
         inv[i] = ok ? 1 / Math.sqrt(ss) : 0;
         score[i] = paired ? st.dot![i] * inv[i] / Math.sqrt(st.sst![i]) : chunk.score ? chunk.score[i] : NaN;
@@ -77,7 +77,6 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
     }
   } finally {
     await nearest.release();
-    await stats.release();
   }
   await spill.close();
   await bad.close();

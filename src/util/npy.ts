@@ -3,7 +3,7 @@
  * clip-retrieval and LAION ship embeddings in, and the one our centroids are saved in. Rows are read
  * in chunks with positioned reads, never the whole file, so a part larger than memory is fine.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, closeSync, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 
@@ -86,17 +86,20 @@ async function headerOf(fh: FileHandle, path: string): Promise<NpyHeader> {
 export class NpyReader {
   private constructor(
     readonly header: NpyHeader,
-    private readonly fh: FileHandle,
+    private readonly fd: number,
   ) {}
 
   static async open(path: string): Promise<NpyReader> {
     const fh = await openOrThrow(path);
+    let header: NpyHeader;
     try {
-      return new NpyReader(await headerOf(fh, path), fh);
-    } catch (err) {
+      header = await headerOf(fh, path);
+    } finally {
       await fh.close();
-      throw err;
     }
+    // NOTE: rows are read with positioned synchronous reads: from the page cache they are several
+    // times faster than the promise API, and a coreset task has nothing else to do meanwhile.
+    return new NpyReader(header, openSync(path, 'r'));
   }
 
   /**
@@ -116,7 +119,7 @@ export class NpyReader {
     let done = 0;
     const pos = h.dataOffset + start * h.cols * h.itemSize;
     while (done < bytes.length) {
-      const { bytesRead } = await this.fh.read(bytes, done, bytes.length - done, pos + done);
+      const bytesRead = readSync(this.fd, bytes, done, bytes.length - done, pos + done);
       if (bytesRead === 0) throw new Error(`${h.path}: unexpected end of file`);
       done += bytesRead;
     }
@@ -124,7 +127,7 @@ export class NpyReader {
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    closeSync(this.fd);
   }
 }
 
