@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
-import { openParquet, readRowGroup, slices } from '../io/parquet.js';
+import { openParquet, readRowGroup } from '../io/parquet.js';
+import { batchesOf } from '../mix/inputs.js';
 import { imageCount, unified } from '../mix/unify.js';
 import { sampleTokens, type TokenCounter } from '../mix/tokens.js';
 
@@ -142,7 +143,7 @@ export function countRejects(dir: string): Record<string, number> {
  * Scans the given shard files (paths relative to `dir`).
  * @example const s = await scanShards(dir, ['data/part-00000-00000.parquet'], estimateCounter(), 144)
  */
-export async function scanShards(dir: string, shards: readonly string[], counter: TokenCounter, visualTokensPerImage: number, batchRows = 2048): Promise<ScanStats> {
+export async function scanShards(dir: string, shards: readonly string[], counter: TokenCounter, visualTokensPerImage: number): Promise<ScanStats> {
   const kinds: Record<string, KindStats> = {};
   const sources: Record<string, SourceStats> = {};
   const ids = new Grow(new BigUint64Array(1024), (n) => new BigUint64Array(n));
@@ -164,7 +165,7 @@ export async function scanShards(dir: string, shards: readonly string[], counter
     const scoreCols = SCORE_COLUMNS.filter((c) => pf.columns.includes(c));
     for (const c of scoreCols) if (!scores.has(c)) scores.set(c, { values: new Grow(new Float64Array(1024), (n) => new Float64Array(n)), nulls: 0 });
     for (const g of pf.groups) {
-      for (const sl of slices(g, batchRows)) {
+      for (const sl of batchesOf(g)) {
         for (const row of await readRowGroup(pf, sl, columns)) {
           rows++;
           const u = unified(row);

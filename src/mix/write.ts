@@ -3,14 +3,14 @@
  * inputs, so rows are not fetched one by one: each input is read once, front to back, and every selected
  * row is appended to the bucket file that holds its range of output positions (a shuffle as a file
  * layout, see DESIGN.md). Each bucket is then loaded alone, put in order, and streamed to the shard writer.
- * Memory: one bucket (about 32 MiB of rows) plus 4 bytes per input row and per output row.
+ * Memory: one bucket (about 48 MiB of decoded rows) plus a few bytes per input row and per output row.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { openParquet, readRowGroup, slices } from '../io/parquet.js';
+import { openParquet, readRowGroup } from '../io/parquet.js';
 import type { Image, MixtureRecord } from '../records.js';
 import { ShardWriter, type ShardInfo } from '../write/shard-writer.js';
-import type { InputDataset, InputSource } from './inputs.js';
+import { batchesOf, type InputDataset, type InputSource } from './inputs.js';
 import { mixOrder, type KindStream } from './order.js';
 import { applyPrompt, type PromptCounts } from './prompts.js';
 import type { Seed } from './random.js';
@@ -37,8 +37,6 @@ export interface WriteResult {
   shards: ShardInfo[];
   prompts: Record<string, PromptCounts>;
 }
-
-const READ_BATCH = 1024;
 
 /** Buffered appends to many bucket files, flushed together so memory stays bounded. */
 class Buckets {
@@ -119,27 +117,48 @@ function decode(buf: Buffer, at: number): { pos: number; rec: MixtureRecord; nex
   return { pos, rec, next: p };
 }
 
+export interface PositionIndex {
+  /** Global key of a source's first row: key = offset[source] + row. */
+  offset: Float64Array;
+  /** CSR: the output positions of key k are positions[start[k]] .. positions[start[k + 1] - 1]. */
+  start: Uint32Array;
+  positions: Uint32Array;
+}
+
+/**
+ * Where each selected source row goes in the output (a row used in two epochs has two positions), as CSR
+ * over a global row key. Two passes over the order, 4 bytes per source row and per output row.
+ */
+export function positionIndex(sourceRows: readonly number[], streams: readonly KindStream[]): PositionIndex {
+  const total = streams.reduce((a, s) => a + s.row.length, 0);
+  const offset = new Float64Array(sourceRows.length + 1);
+  sourceRows.forEach((n, i) => (offset[i + 1] = offset[i]! + n));
+  const keys = offset[sourceRows.length]!;
+  const start = new Uint32Array(keys + 1);
+  for (const c of mixOrder(streams)) for (let j = 0; j < c.row.length; j++) start[offset[c.source[j]!]! + c.row[j]! + 1]!++;
+  for (let k = 0; k < keys; k++) start[k + 1]! += start[k]!;
+  const fill = start.slice(0, keys);
+  const positions = new Uint32Array(total);
+  for (const c of mixOrder(streams)) for (let j = 0; j < c.row.length; j++) positions[fill[offset[c.source[j]!]! + c.row[j]!]!++] = c.start + j;
+  return { offset, start, positions };
+}
+
 /**
  * Writes the mixture; returns its shards and the prompt counts per source.
  * @example await writeMixture({ outDir, datasets, sources, streams, prompts, seed: 0, columns: [] })
  */
 export async function writeMixture(req: WriteRequest): Promise<WriteResult> {
   const total = req.streams.reduce((a, s) => a + s.row.length, 0);
-  // Positions of every selected source row (a row used in two epochs has two), as CSR over a global key.
-  const offset = new Float64Array(req.sources.length + 1);
-  req.sources.forEach((s, i) => (offset[i + 1] = offset[i]! + s.rows.length));
-  const keys = offset[req.sources.length]!;
-  const start = new Uint32Array(keys + 1);
-  for (const c of mixOrder(req.streams)) for (let j = 0; j < c.row.length; j++) start[offset[c.source[j]!]! + c.row[j]! + 1]!++;
-  for (let k = 0; k < keys; k++) start[k + 1]! += start[k]!;
-  const fill = start.slice(0, keys);
-  const positions = new Uint32Array(total);
-  for (const c of mixOrder(req.streams)) for (let j = 0; j < c.row.length; j++) positions[fill[offset[c.source[j]!]! + c.row[j]!]!++] = c.start + j;
+  const { offset, start, positions } = positionIndex(
+    req.sources.map((s) => s.rows.length),
+    req.streams,
+  );
 
   const inBytes = req.datasets.reduce((a, d) => a + d.bytes, 0);
   const inRows = req.datasets.reduce((a, d) => a + d.rows, 0);
-  const perRow = Math.max(64, (2 * inBytes) / Math.max(1, inRows));
-  let bucketRows = Math.max(1, Math.floor((req.bucketBytes ?? 32 << 20) / perRow));
+  // A decoded row costs its payload plus several hundred bytes of JS objects; Parquet bytes understate both.
+  const perRow = 600 + (2 * inBytes) / Math.max(1, inRows);
+  let bucketRows = Math.max(1, Math.floor((req.bucketBytes ?? 48 << 20) / perRow));
   bucketRows = Math.max(bucketRows, Math.ceil(total / 1024));
   const buckets = new Buckets(path.join(req.outDir, '_mix_tmp'), Math.max(1, Math.ceil(total / bucketRows)));
 
@@ -164,7 +183,7 @@ export async function writeMixture(req: WriteRequest): Promise<WriteResult> {
     for (const sh of ds.shards) {
       const pf = await openParquet(path.join(ds.dir, sh.path));
       for (const g of pf.groups) {
-        for (const sl of slices(g, READ_BATCH)) {
+        for (const sl of batchesOf(g)) {
           let any = false;
           for (let r = sl.start; r < sl.end && !any; r++) any = keyOf[sh.start + r]! >= 0;
           if (!any) continue;
