@@ -266,4 +266,19 @@ test('a recipe with counts per source and response-format prompts (LLaVA-style)'
   // An input source the recipe does not name is refused too.
   const extra = await runCommand(mix, ['--input', `caption=${inputs.caption}`, `text=${text}`, '--recipe', recipe, '--out', out(), '--quiet']);
   assert.match(extra.error!, /names source "vqav2" \(caption\), but no --input holds it/);
+  const weighted = await runCommand(mix, ['--input', `caption=${vqa}:2`, `text=${text}`, '--recipe', recipe, '--out', out(), '--quiet']);
+  assert.match(weighted.error!, /source "vqav2": the input gives a weight \(2\) but recipe .*sft\.json already sets its share; drop the :weight/);
+});
+
+test('input weights inside a recipe kind that pools its sources are recorded and audited', async () => {
+  const a = out();
+  const r = await runCommand(mix, ['--input', `caption=${inputs.caption}:3`, `interleaved=${inputs.interleaved}`, `text=${inputs.text}`, '--recipe', 'mm1-pretrain', '--out', a, '--quiet']);
+  assert.equal(r.code, 0, r.error);
+  const m = manifest(a);
+  assert.deepEqual(m.mix.recipe.kinds.caption.sources, { coco: { weight: 3 }, cc3m: { weight: 3 } });
+  assert.equal(m.mix.sources.coco.rows, 50);
+  assert.equal(m.mix.sources.cc3m.rows, 50);
+  const rep = await auditDataset(a);
+  assert.equal(rep.ok, true, rep.failures.join('\n'));
+  assert.ok(Math.abs(rep.sources.find((s) => s.name === 'coco')!.target! - 0.225) < 1e-12);
 });

@@ -18,7 +18,7 @@ import { openInputs } from './inputs.js';
 import { kindStreams } from './order.js';
 import { planMix, type MixPlan } from './plan.js';
 import { parseInput, parseRatios } from './ratios.js';
-import { overrideRecipe, planSources, recipeFromFlags, type Overrides } from './recipe.js';
+import { overrideRecipe, planSources, recipeFromFlags, withInputWeights, type Overrides } from './recipe.js';
 import { selectRows, type Selection } from './select.js';
 import { tokenCounter } from './tokens.js';
 import { writeMixture } from './write.js';
@@ -147,7 +147,7 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
   const visualTokens = fileRecipe?.visualTokensPerImage ?? visual ?? 144;
 
   const { datasets, sources } = await openInputs(specs, counter ? { tokens: { counter, visualTokensPerImage: visualTokens } } : {});
-  const recipe: Recipe = fileRecipe ?? recipeFromFlags(ratios!, sources, overrides);
+  const recipe: Recipe = fileRecipe ? withInputWeights(fileRecipe, sources) : recipeFromFlags(ratios!, sources, overrides);
   const planned = planSources(recipe, sources, !!fileRecipe).map((s, i) => ({
     ...s,
     available: recipe.by === 'tokens' ? sources[i]!.tokens!.reduce((a, t) => a + t, 0) : sources[i]!.rows.length,

@@ -46,6 +46,23 @@ export function recipeFromFlags(ratios: ReadonlyMap<Kind, number>, sources: read
 }
 
 /**
+ * A recipe kind that pools its sources, fed inputs with `:WEIGHT`s, gets those weights written in, so the
+ * recipe recorded in the manifest (and checked by the audit) is the one that was followed.
+ */
+export function withInputWeights(recipe: Recipe, sources: readonly InputSource[]): Recipe {
+  const kinds = { ...((recipe.raw.kinds as Record<string, Record<string, unknown>> | undefined) ?? {}) };
+  let changed = false;
+  for (const rk of recipe.kinds) {
+    const own = sources.filter((s) => s.kind === rk.kind);
+    if (rk.sources.length > 0 || !own.some((s) => s.weight !== undefined)) continue;
+    kinds[rk.kind] = { ...kinds[rk.kind], sources: Object.fromEntries(own.map((s) => [s.name, { weight: s.weight ?? 1 }])) };
+    changed = true;
+  }
+  if (!changed) return recipe;
+  return { ...validateRecipe({ ...recipe.raw, kinds }, `${recipe.file ?? recipe.name} (with the input weights)`), ...(recipe.file ? { file: recipe.file } : {}) };
+}
+
+/**
  * Matches a recipe's named sources to the inputs' sources and returns the plan's sources (parallel to
  * `sources`). Every named source must be present, in its kind; an input source the recipe does not name,
  * in a kind where it names sources, is refused too.
@@ -73,7 +90,7 @@ export function planSources(recipe: Recipe, sources: readonly InputSource[], fro
     if (!rs) {
       throw new UsageError(`source "${s.name}" (${s.kind} input) is not in ${where}'s ${s.kind} sources (${rk.sources.map((x) => x.name).join(', ')}); leave that input out or add the source to the recipe`);
     }
-    if (fromFile && s.weight !== undefined) {
+    if (fromFile && s.weight !== undefined && (rs.count !== undefined || rs.weight !== s.weight)) {
       throw new UsageError(`source "${s.name}": the input gives a weight (${s.weight}) but ${where} already sets its share; drop the :weight from --input`);
     }
     return { ...base, weight: rs.count ?? rs.weight ?? 1 };
