@@ -15,7 +15,7 @@ export interface PoolOptions {
 
 export class PreprocessPool {
   private readonly workers: { worker: Worker; busy: number }[] = [];
-  private readonly pending = new Map<number, (r: PreprocessResult) => void>();
+  private readonly pending = new Map<number, { resolve: (r: PreprocessResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failed: Error | undefined;
 
@@ -26,13 +26,15 @@ export class PreprocessPool {
     for (let i = 0; i < opts.workers; i++) {
       const worker = new Worker(new URL('./preprocess-worker.js', import.meta.url), {
         workerData: { cfg, sharpConcurrency: opts.sharpConcurrency },
+        // Flags such as --input-type=module (node -e) make a file-backed worker fail to start.
+        execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '-e' && a !== '--eval'),
       });
       const slot = { worker, busy: 0 };
       worker.on('message', (m: { id: number; result: PreprocessResult }) => {
         slot.busy--;
         const done = this.pending.get(m.id);
         this.pending.delete(m.id);
-        done?.(m.result);
+        done?.resolve(m.result);
       });
       worker.on('error', (err) => this.fail(err));
       this.workers.push(slot);
@@ -52,8 +54,8 @@ export class PreprocessPool {
     const id = this.nextId++;
     // A copy of exactly these bytes (a view would clone its whole backing buffer), moved to the worker.
     const copy = bytes.slice();
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
       slot.worker.postMessage({ id, bytes: copy }, [copy.buffer]);
     });
   }
@@ -63,9 +65,10 @@ export class PreprocessPool {
     this.workers.length = 0;
   }
 
+  /** A crashed worker is a failure of the run, not of the images it held: they are not rejected as undecodable. */
   private fail(err: Error): void {
     this.failed = new Error(`image preprocessing worker crashed: ${err.message}`);
-    for (const done of this.pending.values()) done({ ok: false, reason: 'image_decode_failed', detail: this.failed.message });
+    for (const done of this.pending.values()) done.reject(this.failed);
     this.pending.clear();
   }
 }

@@ -1,0 +1,184 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { readHyparquet, tmpDir } from './helpers.js';
+import { run } from '../src/coreset/command.js';
+import { synthClustered, writeLaionEmbeddings, type Synth } from '../src/coreset/synth.js';
+import { readNpy } from '../src/util/npy.js';
+import { f32ToF16 } from '../src/util/float16.js';
+import { ShardWriter } from '../src/write/shard-writer.js';
+import { buildManifest, writeManifest } from '../src/write/manifest.js';
+import { Accounting } from '../src/write/accounting.js';
+
+const synth = (): Synth => synthClustered({ rows: 2400, dim: 64, clusters: 6, centreCos: 0.7, dupFraction: 0.3, minAngle: 0.5, maxAngle: 12, seed: 8 });
+
+interface Manifest {
+  rows: number;
+  read: number;
+  rejected: number;
+  steps: { name: string; in: number; out: number }[];
+  rejected_by_reason: Record<string, number>;
+  shards: { path: string }[];
+  rejects: { path: string }[];
+  coreset: { k: number; dedup: unknown };
+}
+
+async function quietRun(args: string[]): Promise<number> {
+  return run([...args, '--quiet']);
+}
+
+function readRejects(out: string, m: Manifest): Record<string, unknown>[] {
+  return m.rejects.flatMap((r) => readFileSync(path.join(out, r.path), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+}
+
+async function readShards(out: string, m: Manifest): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for (const s of m.shards) rows.push(...(await readHyparquet(path.join(out, s.path))));
+  return rows;
+}
+
+test('coreset --recipe bunny-laion-2m on the LAION layout: per-step counts, kept rows keep metadata, every dropped row in rejects', async () => {
+  const s = synth();
+  const input = tmpDir('mmcurate-coreset-in-');
+  await writeLaionEmbeddings(input, s, { parts: 2 });
+  mkdirSync(path.join(input, 'metadata'));
+  for (const [p, rows] of [[0, 1200], [1, 1200]]) {
+    const key = Array.from({ length: rows }, (_, i) => `k${p}_${i}`);
+    const buf = parquetWriteBuffer({
+      columnData: [
+        { name: 'url', data: key.map((k) => `https://example.com/${k}.jpg`), type: 'STRING' },
+        { name: 'caption', data: key.map((k) => `a photo ${k}`), type: 'STRING' },
+        { name: 'key', data: key, type: 'STRING' },
+        { name: 'similarity', data: key.map((_, i) => 0.3 + i * 1e-5), type: 'DOUBLE' },
+        { name: 'width', data: key.map(() => 640), type: 'INT32' },
+        { name: 'height', data: key.map(() => 480), type: 'INT32' },
+      ],
+    });
+    writeFileSync(path.join(input, 'metadata', `metadata_${String(p).padStart(4, '0')}.parquet`), Buffer.from(buf));
+  }
+  const out = path.join(tmpDir(), 'coreset');
+  const code = await quietRun(['--input', input, '--recipe', 'bunny-laion-2m', '--k', '6', '--target', '25', '--out', out]);
+  assert.equal(code, 0);
+  const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.equal(m.read, 2400);
+  assert.equal(m.rows, 25);
+  assert.equal(m.rejected, 2375);
+  assert.deepEqual(m.steps.map((x) => x.name), ['embeddings', 'dedup middle (cos > 0.86, k=6)', 'clip_score band 40-60%', 'centroid band 15-35%', 'sample 25']);
+  for (let i = 1; i < m.steps.length; i++) assert.equal(m.steps[i].in, m.steps[i - 1].out);
+  assert.equal(m.steps.at(-1)!.out, 25);
+  assert.equal(m.coreset.k, 6);
+  // Kept rows: caption records with url/caption from metadata, the other metadata columns in `metadata`.
+  const rows = await readShards(out, m);
+  assert.equal(rows.length, 25);
+  for (const r of rows) {
+    assert.match(String(r.url), /^https:\/\/example\.com\/k\d_\d+\.jpg$/);
+    assert.equal(r.text, `a photo ${/k\d_\d+/.exec(String(r.url))![0]}`);
+    const meta = JSON.parse(String(r.metadata)) as Record<string, unknown>;
+    assert.ok(typeof meta.key === 'string' && typeof meta.similarity === 'number');
+    assert.equal(r.width, 640);
+    assert.ok(Number.isInteger(r.cluster_id) && (r.cluster_id as number) >= 0 && (r.cluster_id as number) < 6);
+    assert.ok(typeof r.centroid_sim === 'number' && typeof r.clip_score === 'number');
+    assert.equal((r.image_embedding as Uint8Array).byteLength, 64 * 2);
+    assert.match(String(r.id), /^[0-9a-f]{32}$/);
+  }
+  // Rejects: one per dropped row, with the step; duplicates name the id they duplicate.
+  const rej = readRejects(out, m);
+  assert.equal(rej.length, 2375);
+  const byReason: Record<string, number> = {};
+  for (const r of rej) byReason[String(r.reason)] = (byReason[String(r.reason)] ?? 0) + 1;
+  assert.deepEqual(byReason, m.rejected_by_reason);
+  assert.deepEqual(Object.keys(byReason).sort(), ['centroid_band', 'clip_score_band', 'near_duplicate', 'not_sampled']);
+  const ids = new Set([...rows.map((r) => String(r.id)), ...rej.map((r) => String(r.id))]);
+  assert.equal(ids.size, 2400);
+  for (const r of rej.filter((x) => x.reason === 'near_duplicate')) {
+    assert.ok(ids.has(String(r.duplicate_of)) && r.duplicate_of !== r.id);
+    assert.match(String(r.location), /^row \d+ \(key k\d_\d+\)$/);
+  }
+  // Centroids saved for reuse; the work folder is gone.
+  assert.equal((await readNpy(path.join(out, 'centroids.npy'))).header.rows, 6);
+  assert.ok(!existsSync(path.join(out, '_work')));
+  // Re-running the same command on the finished output is a no-op that gives the same manifest.
+  assert.equal(await quietRun(['--input', input, '--recipe', 'bunny-laion-2m', '--k', '6', '--target', '25', '--out', out]), 0);
+  const again = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.deepEqual(again.steps, m.steps);
+});
+
+/** A small `mmcurate score`-style dataset: caption records with image_embedding and clip_score. */
+function scoredDataset(s: Synth): string {
+  const dir = tmpDir('mmcurate-coreset-ds-');
+  const acct = new Accounting();
+  const shards = [];
+  for (let rank = 0; rank < 2; rank++) {
+    const w = new ShardWriter({ outDir: dir, layout: 'caption', rank, columns: ['clip_score', 'image_embedding'], kvMetadata: { embedding_dim: s.dim, model: 'synthetic' }, maxRowGroupRows: 500 });
+    for (let i = rank * 1200; i < (rank + 1) * 1200; i++) {
+      const h = f32ToF16(s.data.subarray(i * s.dim, (i + 1) * s.dim));
+      w.write({
+        id: i.toString(16).padStart(32, '0'),
+        kind: 'caption',
+        source: i % 2 ? 'cc3m' : 'coco',
+        image: { bytes: null, path: `img${i}.jpg` },
+        text: `caption ${i}`,
+        url: null,
+        image_format: null,
+        width: null,
+        height: null,
+        metadata: JSON.stringify({ n: i }),
+        clip_score: 0.2 + (i % 97) / 1000,
+        image_embedding: new Uint8Array(h.buffer, h.byteOffset, h.byteLength),
+      });
+      acct.kept(i % 2 ? 'cc3m' : 'coco');
+    }
+    shards.push({ rank, shards: w.close(), stats: acct.sources });
+  }
+  writeManifest(dir, buildManifest({ stage: 'score', layout: 'caption', command: ['test'], results: shards.map((x) => ({ rank: x.rank, shards: x.shards, stats: x.rank ? x.stats : {} })), columns: ['clip_score', 'image_embedding'] }));
+  return dir;
+}
+
+test('coreset --recipe semdedup on a scored dataset: SemDeDup drops duplicates, rows keep every column plus cluster_id', async () => {
+  const s = synth();
+  const input = scoredDataset(s);
+  const out = path.join(tmpDir(), 'dedup');
+  assert.equal(await quietRun(['--input', input, '--recipe', 'semdedup', '--k', '6', '--out', out]), 0);
+  const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+  assert.deepEqual(m.steps.map((x) => x.name), ['embeddings', 'dedup semdedup (cos >= 0.97, k=6)']);
+  const rows = await readShards(out, m);
+  const rej = readRejects(out, m);
+  assert.equal(rows.length + rej.length, 2400);
+  assert.ok(rej.every((r) => r.reason === 'near_duplicate'));
+  // Planted duplicates (≤ 12°, cos ≥ 0.978) are gone: at most one row of each planted pair survives.
+  const kept = new Set(rows.map((r) => parseInt(String(r.id), 16)));
+  let pairs = 0, both = 0;
+  for (let i = 0; i < s.rows; i++) {
+    if (s.family[i] === i) continue;
+    pairs++;
+    if (kept.has(i) && kept.has(s.family[i])) both++;
+  }
+  assert.ok(both / pairs <= 0.01, `${both} of ${pairs} planted pairs both kept`);
+  for (const r of rej) assert.match(String(r.duplicate_of), /^[0-9a-f]{32}$/);
+  for (const r of rows.slice(0, 20)) {
+    assert.deepEqual(Object.keys(r).sort(), ['centroid_sim', 'clip_score', 'cluster_id', 'height', 'id', 'image', 'image_embedding', 'image_format', 'kind', 'metadata', 'source', 'text', 'url', 'width']);
+    assert.equal(r.text, `caption ${parseInt(String(r.id), 16)}`);
+  }
+  // Rejects are accounted per source, as every stage does.
+  assert.deepEqual(readdirSync(path.join(out, 'data')).length > 0, true);
+});
+
+test('bad flags and recipes are usage errors naming the flag', async () => {
+  const s = synth();
+  const input = tmpDir('mmcurate-coreset-in-');
+  await writeLaionEmbeddings(input, s, { parts: 1 });
+  const out = path.join(tmpDir(), 'x');
+  const cases: [string[], RegExp][] = [
+    [['--recipe', 'bunny-laion-2m', '--k', '6', '--clip-band', '60-40'], /--clip-band 60-40 is empty or inverted/],
+    [['--recipe', 'bunny-laion-2m', '--k', '6', '--centroid-band', '10-101'], /--centroid-band 10-101 lies outside \[0, 100\]/],
+    [['--recipe', 'bunny-laion-2m', '--k', '6', '--dedup-rule', 'median'], /--dedup-rule must be one of middle, far, near, max-score, semdedup or none/],
+    [['--recipe', 'mm1-pretrain', '--k', '6'], /has no "coreset" section/],
+    [['--dedup-rule', 'middle'], /no k — give --k N/],
+    [['--recipe', 'bunny-laion-2m', '--k', '6', '--target', '0'], /--target must be a positive integer or none/],
+    [['--recipe', 'bunny-laion-2m', '--k', '6', '--dedup-rule', 'none', '--dedup-threshold', '0.9'], /--dedup-threshold was given but deduplication is off/],
+    [['--recipe', 'bunny-laion-2m'], /--k 100000 is larger than the number of vectors \(2400\)/],
+  ];
+  for (const [args, re] of cases) await assert.rejects(quietRun(['--input', input, '--out', out, ...args]), re, args.join(' '));
+});
