@@ -138,7 +138,7 @@ export async function score(o: ScoreOptions): Promise<Manifest> {
         variant: o.variant ?? 'fp32',
       },
       scores: { scored: sum('scored'), unscored: sum('unscored'), truncated_texts: sum('truncated_texts') },
-      timings_ms: { vision: sum('vision_ms'), text: sum('text_ms'), model_waiting_for_input: sum('starved_ms') },
+      timings_ms: { model_load: sum('model_load_ms'), vision: sum('vision_ms'), text: sum('text_ms'), model_waiting_for_input: sum('starved_ms') },
       ...(o.emitNpy ? { npy: { img_emb: kind === 'caption' ? 'img_emb/img_emb_{i}.npy' : null, text_emb: 'text_emb/text_emb_{i}.npy', metadata: 'metadata/metadata_{i}.parquet', parts: world, dtype: 'float16' } } : {}),
     },
   });

@@ -68,17 +68,19 @@ export interface ScoreExtra {
   vision_ms: number;
   text_ms: number;
   starved_ms: number;
+  model_load_ms: number;
 }
 
-let cached: { key: string; model: ClipModel; engine: ScoreEngine } | undefined;
+let cached: { key: string; model: ClipModel; engine: ScoreEngine; loadMs: number } | undefined;
 
-async function engineFor(m: ModelSpec): Promise<{ model: ClipModel; engine: ScoreEngine }> {
+async function engineFor(m: ModelSpec): Promise<{ model: ClipModel; engine: ScoreEngine; loadMs: number }> {
   const key = JSON.stringify(m);
-  if (cached?.key === key) return cached;
+  if (cached?.key === key) return { ...cached, loadMs: 0 };
   await closeCachedEngine();
+  const t0 = performance.now();
   const model = await loadModel(m.dir, { device: m.device, variant: m.variant, maxPixels: m.maxPixels });
   const engine = new ScoreEngine(model, { batchSize: m.batch, workers: m.workers });
-  cached = { key, model, engine };
+  cached = { key, model, engine, loadMs: Math.round(performance.now() - t0) };
   return cached;
 }
 
@@ -132,7 +134,7 @@ function emitRow(kind: Kind, row: Row, score: number | null, dims: { width?: num
 }
 
 async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput> {
-  const { model, engine } = await engineFor(spec.model);
+  const { model, engine, loadMs } = await engineFor(spec.model);
   const kv = { embedding_dim: model.dim, model: model.name, test_encoder: model.isTestEncoder, stage: 'score' };
   const writerDir = spec.staging ?? ctx.outDir;
   const writer = new ShardWriter({ outDir: writerDir, layout: spec.kind, rank: ctx.rank, columns: spec.columns, kvMetadata: kv, ...spec.shard });
@@ -142,7 +144,7 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
   const scores: number[] = [];
   const extra: ScoreExtra = {
     embedding_dim: model.dim, model: model.name, test_encoder: model.isTestEncoder, provider: model.provider,
-    scored: 0, unscored: 0, low_clip_score: 0, truncated_texts: 0, vision_ms: 0, text_ms: 0, starved_ms: 0,
+    scored: 0, unscored: 0, low_clip_score: 0, truncated_texts: 0, vision_ms: 0, text_ms: 0, starved_ms: 0, model_load_ms: loadMs,
   };
   const before = { ...engine.stats };
 
