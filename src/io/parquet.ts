@@ -36,16 +36,37 @@ export async function openParquet(path: string): Promise<ParquetFile & { file: A
   return { path, file, metadata, rows: at, groups, columns, kv };
 }
 
+/**
+ * Rows [start, end) of the file. hyparquet decodes a whole row group to serve any part of it, so reading a
+ * group in slices would decode it once per slice (quadratic): the last decoded group is kept on the file
+ * handle and later slices of it are served from there. Memory: one decoded row group per open file.
+ */
 export async function readRowGroup(
   pf: ParquetFile & { file: AsyncBuffer },
-  group: { start: number; end: number },
+  range: { start: number; end: number },
   columns?: string[],
 ): Promise<Record<string, unknown>[]> {
+  const group = pf.groups.find((g) => range.start >= g.start && range.end <= g.end);
+  if (!group) return decode(pf, range, columns);
+  const key = `${group.start}:${columns?.join(',') ?? '*'}`;
+  const cached = cache.get(pf);
+  let rows: Record<string, unknown>[];
+  if (cached?.key === key) rows = cached.rows;
+  else {
+    rows = await decode(pf, group, columns);
+    cache.set(pf, { key, rows });
+  }
+  return range.start === group.start && range.end === group.end ? rows : rows.slice(range.start - group.start, range.end - group.start);
+}
+
+const cache = new WeakMap<object, { key: string; rows: Record<string, unknown>[] }>();
+
+async function decode(pf: ParquetFile & { file: AsyncBuffer }, range: { start: number; end: number }, columns?: string[]): Promise<Record<string, unknown>[]> {
   return (await parquetReadObjects({
     file: pf.file,
     metadata: pf.metadata,
-    rowStart: group.start,
-    rowEnd: group.end,
+    rowStart: range.start,
+    rowEnd: range.end,
     columns,
     compressors,
     utf8: false,
