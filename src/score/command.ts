@@ -29,7 +29,7 @@ const flags: Flags = {
   'min-clip-score': { type: 'number', help: "drop rows whose clip_score is below X (LAION-2B used 0.28 with ViT-B/32)" },
   'keep-top': { type: 'number', help: "keep the top fraction F of rows by clip_score over the whole input (DataComp's baseline: 0.3)" },
   'emit-npy': { type: 'boolean', help: 'also write img_emb/, text_emb/ (.npy, float16) and metadata/ parts, row-aligned (clip-retrieval layout)' },
-  'max-pixels': { type: 'number', help: 'refuse images with more pixels than this (default 178956970, as PIL)' },
+  'max-pixels': { type: 'number', help: 'refuse images with more pixels than this (default 89478485, as ingest: PIL\'s decompression-bomb threshold)' },
   'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };

@@ -28,7 +28,9 @@ export interface PreprocessConfig {
 const PIL_RESAMPLE: Record<number, Resample> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic' };
 const PIL_NAMES = '0 (NEAREST), 1 (LANCZOS), 2 (BILINEAR), 3 (BICUBIC)';
 
-export const DEFAULT_MAX_PIXELS = 178_956_970;
+/** One pixel limit for the whole pipeline, so whatever ingest kept can be scored. */
+export { DEFAULT_MAX_PIXELS } from '../ingest/images.js';
+import { DEFAULT_MAX_PIXELS } from '../ingest/images.js';
 
 export interface ParseOptions {
   maxPixels?: number;
