@@ -9,7 +9,7 @@ import { ingest } from '../src/ingest/command.js';
 import { openDataset, readBatches } from '../src/io/dataset.js';
 import { openParquet, readRowGroup } from '../src/io/parquet.js';
 import { score } from '../src/score/command.js';
-import { unpackFloat16 } from '../src/score/float16.js';
+import { unpackFloat16 } from '../src/util/float16.js';
 import { readNpy } from '../src/util/npy.js';
 import { f16ToF32 } from '../src/util/float16.js';
 import { shapeImage } from './score-shapes.js';

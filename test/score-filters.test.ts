@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { passesMinScore, TopFractionFilter, topFractionCut } from '../src/score/filters.js';
-import { fromHalf, packFloat16, toHalf, unpackFloat16 } from '../src/score/float16.js';
+import { f16BitsToF32 as fromHalf, packFloat16, f32ToF16Bits as toHalf, unpackFloat16 } from '../src/util/float16.js';
 
 describe('--min-clip-score', () => {
   test('keeps scores at or above the threshold; missing or NaN never pass', () => {

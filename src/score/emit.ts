@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { toHalf } from './float16.js';
+import { f32ToF16Bits as toHalf } from '../util/float16.js';
 
 const HEADER = 128;
 

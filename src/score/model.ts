@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { createSession, type Device, ort } from '../onnx.js';
-import { f16ToF32, f32ToF16 } from './float16.js';
+import { f16ToF32, f32ToF16 } from '../util/float16.js';
 import { type PreprocessConfig, parsePreprocessorConfig } from './preprocess-config.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 

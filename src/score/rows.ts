@@ -4,7 +4,7 @@
  */
 import type { Kind } from '../records.js';
 import type { ScoreInput, ScoreOutput } from './engine.js';
-import { packFloat16 } from './float16.js';
+import { packFloat16 } from '../util/float16.js';
 import { dot, interleavedScores } from './similarity.js';
 
 export type Row = Record<string, unknown>;

@@ -20,7 +20,7 @@ import { RetrievalEmitter, type EmitRow } from './emit.js';
 import { ScoreEngine, type ScoreInput } from './engine.js';
 import { passesMinScore, TopFractionFilter } from './filters.js';
 import { loadModel, type ClipModel } from './model.js';
-import { unpackFloat16 } from './float16.js';
+import { unpackFloat16 } from '../util/float16.js';
 import { type Row, toOutputRow, toScoreInput } from './rows.js';
 
 export interface ModelSpec {

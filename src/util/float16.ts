@@ -72,3 +72,28 @@ export function f32ToF16(src: Float32Array, dst: Uint16Array = new Uint16Array(s
   for (let i = 0; i < n; i++) dst[i] = bitsToHalf(u[i]);
   return dst;
 }
+
+/** Decode one float16 bit pattern. */
+export function f16BitsToF32(h: number): number {
+  return f16Table()[h & 0xffff]!;
+}
+
+/** `dim` floats from `src[offset..]` as little-endian float16 bytes (the Parquet `*_embedding` cell). */
+export function packFloat16(src: Float32Array, offset = 0, dim = src.length - offset): Uint8Array {
+  const out = new Uint8Array(dim * 2);
+  for (let i = 0; i < dim; i++) {
+    const h = f32ToF16Bits(src[offset + i]!);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+/** The inverse of `packFloat16`. */
+export function unpackFloat16(bytes: Uint8Array): Float32Array {
+  const t = f16Table();
+  const n = bytes.length >>> 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  return out;
+}
