@@ -2,82 +2,59 @@
  * `--emit-npy`: the clip-retrieval / LAION embedding layout next to the shards, one part per task, row-aligned:
  * `img_emb/img_emb_{i}.npy`, `text_emb/text_emb_{i}.npy` (float16, L2-normalised, [rows, dim]) and
  * `metadata/metadata_{i}.parquet` (id, caption/text, url, similarity, width, height, source).
- *
- * NOTE: src/util/npy.ts's NpyWriter needs the row count up front; a task learns it only at the end, so the
- * .npy files here reserve a fixed 128-byte header and patch the shape in when they close.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../write/atomic.js';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { f32ToF16Bits as toHalf } from '../util/float16.js';
+import { f32ToF16 } from '../util/float16.js';
+import { NpyWriter } from '../util/npy.js';
 
-const HEADER = 128;
-
-/** A 2-D float16 .npy written row by row; the shape is filled in on close. */
+/** A 2-D float16 .npy written row by row (rows buffered to ~1 MiB per write); the shape is filled in on close. */
 export class NpyStreamWriter {
-  private rows = 0;
-  private pos = HEADER;
-  private chunks: Uint8Array[] = [];
+  private chunks: Uint16Array[] = [];
   private buffered = 0;
 
   private constructor(
     readonly file: string,
-    private readonly fh: FileHandle,
+    private readonly w: NpyWriter,
     readonly dim: number,
   ) {}
 
   static async create(file: string, dim: number): Promise<NpyStreamWriter> {
     mkdirSync(path.dirname(file), { recursive: true });
-    const fh = await open(`${file}.tmp`, 'w');
-    return new NpyStreamWriter(file, fh, dim);
+    return new NpyStreamWriter(file, await NpyWriter.create(file, 'float16', undefined, dim), dim);
   }
 
   async append(v: Float32Array): Promise<void> {
     if (v.length !== this.dim) throw new RangeError(`${this.file}: row of ${v.length} values, expected ${this.dim}`);
-    const b = new Uint8Array(2 * v.length);
-    for (let i = 0; i < v.length; i++) {
-      const h = toHalf(v[i]);
-      b[2 * i] = h & 0xff;
-      b[2 * i + 1] = h >>> 8;
-    }
-    this.chunks.push(b);
-    this.buffered += b.length;
-    this.rows++;
+    this.chunks.push(f32ToF16(v));
+    this.buffered += 2 * v.length;
     if (this.buffered >= 1 << 20) await this.flush();
   }
 
   private async flush(): Promise<void> {
     if (!this.buffered) return;
-    const all = Buffer.concat(this.chunks);
-    await this.fh.write(all, 0, all.length, this.pos);
-    this.pos += all.length;
+    const all = new Uint16Array(this.buffered / 2);
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    await this.w.write(all);
     this.chunks = [];
     this.buffered = 0;
   }
 
   async close(): Promise<{ path: string; rows: number }> {
     await this.flush();
-    await this.fh.write(npyHeader(this.rows, this.dim), 0, HEADER, 0);
-    await this.fh.close();
-    await rename(`${this.file}.tmp`, this.file);
-    return { path: this.file, rows: this.rows };
+    await this.w.close();
+    return { path: this.file, rows: this.w.rowsWritten };
   }
 
   async abort(): Promise<void> {
-    await this.fh.close().catch(() => {});
-    await rm(`${this.file}.tmp`, { force: true });
+    await this.w.abort();
   }
-}
-
-function npyHeader(rows: number, dim: number): Buffer {
-  const dict = `{'descr': '<f2', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
-  const b = Buffer.alloc(HEADER, 0x20);
-  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(b, 0);
-  b.writeUInt16LE(HEADER - 10, 8);
-  b.write(dict, 10, 'latin1');
-  b[HEADER - 1] = 0x0a;
-  return b;
 }
 
 export interface EmitRow {
@@ -136,9 +113,7 @@ export class RetrievalEmitter {
       ],
     });
     const file = path.join(this.outDir, 'metadata', `metadata_${this.part}.parquet`);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(`${file}.tmp`, new Uint8Array(buf));
-    await rename(`${file}.tmp`, file);
+    writeFileAtomic(file, new Uint8Array(buf));
     files.push(file);
     return files;
   }

@@ -131,11 +131,14 @@ export class NpyReader {
   }
 }
 
-function headerBytes(dtype: NpyDtype, rows: number, cols: number): Buffer {
+/** A header size that fits any row count, for files whose rows are counted while writing. */
+const OPEN_HEADER = 128;
+
+function headerBytes(dtype: NpyDtype, rows: number, cols: number, fixed?: number): Buffer {
   const descr = dtype === 'float16' ? '<f2' : '<f4';
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
   // Pad with spaces so the data starts on a 64-byte boundary, ending in a newline (as numpy does).
-  const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
+  const total = fixed ?? Math.ceil((10 + dict.length + 1) / 64) * 64;
   dict = dict.padEnd(total - 10 - 1, ' ') + '\n';
   const b = Buffer.alloc(total);
   Buffer.from(MAGIC).copy(b, 0);
@@ -147,8 +150,9 @@ function headerBytes(dtype: NpyDtype, rows: number, cols: number): Buffer {
 }
 
 /**
- * Streams rows into a new .npy file whose row count is known up front. Writes to `path.tmp` and
- * renames on `close()`, so a crash never leaves a half-written file under the final name.
+ * Streams rows into a new .npy file. With the row count given up front the header is numpy's own; without
+ * it (`rows` undefined) a fixed 128-byte header is reserved and the shape written in on `close()`. Writes to
+ * `path.tmp` and renames on `close()`, so a crash never leaves a half-written file under the final name.
  */
 export class NpyWriter {
   private written = 0;
@@ -156,14 +160,18 @@ export class NpyWriter {
     private readonly path: string,
     private readonly fh: FileHandle,
     readonly dtype: NpyDtype,
-    readonly rows: number,
+    readonly rows: number | undefined,
     readonly cols: number,
   ) {}
 
-  static async create(path: string, dtype: NpyDtype, rows: number, cols: number): Promise<NpyWriter> {
+  static async create(path: string, dtype: NpyDtype, rows: number | undefined, cols: number): Promise<NpyWriter> {
     const fh = await fsp.open(`${path}.tmp`, 'w');
-    await fh.write(headerBytes(dtype, rows, cols));
+    await fh.write(rows === undefined ? headerBytes(dtype, 0, cols, OPEN_HEADER) : headerBytes(dtype, rows, cols));
     return new NpyWriter(path, fh, dtype, rows, cols);
+  }
+
+  get rowsWritten(): number {
+    return this.written;
   }
 
   /** Append whole rows (values in row-major order; float16 as raw bits). */
@@ -171,17 +179,24 @@ export class NpyWriter {
     if ((this.dtype === 'float16') !== values instanceof Uint16Array) throw new TypeError(`${this.path}: writer is ${this.dtype}; values differ`);
     if (values.length % this.cols !== 0) throw new RangeError(`${values.length} values are not whole rows of ${this.cols}`);
     this.written += values.length / this.cols;
-    if (this.written > this.rows) throw new RangeError(`${this.path}: more than the ${this.rows} rows declared`);
+    if (this.rows !== undefined && this.written > this.rows) throw new RangeError(`${this.path}: more than the ${this.rows} rows declared`);
     await this.fh.write(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   }
 
   async close(): Promise<void> {
+    if (this.rows === undefined) await this.fh.write(headerBytes(this.dtype, this.written, this.cols, OPEN_HEADER), 0, OPEN_HEADER, 0);
     await this.fh.close();
-    if (this.written !== this.rows) {
+    if (this.rows !== undefined && this.written !== this.rows) {
       await fsp.rm(`${this.path}.tmp`, { force: true });
       throw new Error(`${this.path}: ${this.written} rows written but ${this.rows} declared`);
     }
     await fsp.rename(`${this.path}.tmp`, this.path);
+  }
+
+  /** Drops the partial file. */
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => {});
+    await fsp.rm(`${this.path}.tmp`, { force: true });
   }
 }
 
