@@ -39,6 +39,15 @@ test('from the same initial centroids, our spherical k-means is faiss\'s Lloyd i
   assert.ok(Math.abs(ours - ref.faiss_same_init_inertia) / ref.faiss_same_init_inertia < 1e-3, `${ours} vs faiss ${ref.faiss_same_init_inertia}`);
   // The bounds skipped work once centroids settled, without changing the result.
   assert.ok(r.searched.at(-1)! < x.rows, `searched ${r.searched.join(',')}`);
+  // Where the bounds settle a training point's final cluster, it is the nearest final centroid.
+  const { label } = await assign(x, r.centroids, ref.k);
+  let proven = 0;
+  for (let i = 0; i < x.rows; i++) {
+    if (r.finalLabel![i] < 0) continue;
+    proven++;
+    assert.equal(r.finalLabel![i], label[i]);
+  }
+  assert.ok(proven > x.rows / 2, `${proven} proven`);
 });
 
 test('float16 input clusters like float32 input (inertia within 0.5%)', async () => {

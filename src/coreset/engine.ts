@@ -24,7 +24,7 @@ export interface EngineResult {
   counts: StepCounts;
   cuts: Cuts;
   seconds: Record<string, number>;
-  kmeans: { k: number; trained: boolean; sampleRows: number; objective?: number[]; splits?: number[] };
+  kmeans: { k: number; trained: boolean; sampleRows: number; objective?: number[]; splits?: number[]; searched?: number[]; assignSkipped?: number };
   dedup: { clusters: number; largest: number; pairs: number; dropped: number };
 }
 
@@ -50,7 +50,7 @@ export async function runEngine(source: SourceSpec, cfg: CoresetConfig, o: Engin
     log(`coreset: reusing ${centroidFile}`);
   } else {
     const tr = await trainOrLoad(source, cfg, centroidFile, log);
-    kmeans = { k: tr.k, trained: !!tr.result, sampleRows: tr.sampleRows, objective: tr.result?.objective, splits: tr.result?.splits };
+    kmeans = { k: tr.k, trained: !!tr.result, sampleRows: tr.sampleRows, objective: tr.result?.objective, splits: tr.result?.splits, searched: tr.result?.searched };
     seconds.sample = tr.seconds.sample;
   }
   lap('kmeans');
@@ -59,8 +59,9 @@ export async function runEngine(source: SourceSpec, cfg: CoresetConfig, o: Engin
   const base = { source, cfg, work, k, buckets };
 
   const assignProgress = new Progress('coreset assign', source.total, 'rows', o.quiet);
-  await runStage<CoresetTaskSpec>({ outDir: o.outDir, stage: 'coreset-assign', world: source.parts.length, workers: 1, taskModule: TASKS, spec: { step: 'assign', ...base }, progress: assignProgress });
+  const ares = await runStage<CoresetTaskSpec>({ outDir: o.outDir, stage: 'coreset-assign', world: source.parts.length, workers: 1, taskModule: TASKS, spec: { step: 'assign', ...base }, progress: assignProgress });
   assignProgress.finish();
+  const searchSkipped = ares.reduce((a, r) => a + Number((r.extra as { skipped?: number }).skipped ?? 0), 0);
   lap('assign');
 
   const dedupProgress = new Progress('coreset dedup', source.total, 'rows', o.quiet);
@@ -84,5 +85,5 @@ export async function runEngine(source: SourceSpec, cfg: CoresetConfig, o: Engin
     saveCuts(spec, sel.cuts, sel.counts);
   }
   lap('bands');
-  return { spec, counts: sel.counts, cuts: sel.cuts, seconds, kmeans, dedup };
+  return { spec, counts: sel.counts, cuts: sel.cuts, seconds, kmeans: { ...kmeans, assignSkipped: searchSkipped }, dedup };
 }

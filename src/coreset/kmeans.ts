@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import { f16Table } from '../util/float16.js';
 import type { NpyArray } from '../util/npy.js';
-import { NearestCentroid, ProductKernel, CHUNK_ROWS, type KernelOptions } from './matmul.js';
+import { GroupedNearest, NearestCentroid, ProductKernel, CHUNK_ROWS, type KernelOptions } from './matmul.js';
 import { Rng, randomPick, sampleSorted } from './rng.js';
 
 /**
@@ -27,6 +27,8 @@ export interface KMeansOptions extends KernelOptions {
   niter?: number;
   seed?: number;
   init?: 'random' | 'kmeans++';
+  /** Groups of centroids for the skip bounds (default 16; 1 is Hamerly's single bound). */
+  boundGroups?: number;
   /** Start from these centroids (k x d; a warm start, as Bunny did over its successive samples). */
   initialCentroids?: Float32Array;
   /** Training points are subsampled to this many per centroid (faiss default 256). */
@@ -48,6 +50,11 @@ export interface KMeansResult {
   objective: number[];
   /** Points searched per round (the rest were proven not to move). */
   searched: number[];
+  /**
+   * Per training point (when no subsampling happened here), its nearest final centroid where the
+   * bounds prove it, else -1: those points need no search when every row is assigned afterwards.
+   */
+  finalLabel?: Int32Array;
   /** Empty clusters re-seeded by splitting a large one, per round. */
   splits: number[];
   trainingPoints: number;
@@ -71,11 +78,13 @@ export function inverseNorms(data: NpyArray, rows: number, dim: number, out = ne
 /**
  * Train spherical k-means centroids on `x` (already a sample, or subsampled here as faiss does).
  *
- * Lloyd's iterations, made cheaper with Hamerly's bounds in angle space (the angle between unit
- * vectors is a metric): each point keeps an upper bound on its angle to its own centroid and a
- * lower bound on its angle to any other; when centroids move by δ the bounds loosen by δ, and a
- * point whose upper bound stays under its lower bound cannot change cluster, so it is not searched.
- * The result is Lloyd's, not an approximation; once centroids settle most points are skipped.
+ * Lloyd's iterations, made cheaper with Yinyang bounds (Ding et al., ICML 2015) in angle space, where
+ * the angle between unit vectors is a metric: each point keeps an upper bound on its angle to its own
+ * centroid and, per group of centroids, a lower bound on its angle to any other centroid of the group.
+ * When centroids move by δ the bounds loosen by δ (the group's largest), and a point whose upper bound
+ * stays under every group's lower bound cannot change cluster, so it is not searched. The result is
+ * Lloyd's, not an approximation; once centroids settle most points are skipped, and a few centroids
+ * jumping (an empty cluster re-seeded) only loosen their own group.
  */
 export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KMeansResult> {
   const k = opts.k;
@@ -94,9 +103,12 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     centroids = Float32Array.from(opts.initialCentroids);
     normaliseRows(centroids, k, d);
   } else centroids = opts.init === 'kmeans++' ? await kmeansPlusPlus(train, k, rng, opts) : randomInit(train, k, rng);
+
+  const size = Math.ceil(k / Math.min(k, opts.boundGroups ?? BOUND_GROUPS));
+  const t = Math.ceil(k / size); // groups: centroids [j·size, (j+1)·size)
   const label = new Int32Array(n).fill(-1);
   const upper = new Float64Array(n); // angle to own centroid, at most
-  const lower = new Float64Array(n); // angle to any other centroid, at least
+  const lower = new Float32Array(n * t); // angle to any other centroid of group j, at least
   const sums = new Float64Array(k * d);
   const counts = new Float64Array(k);
   const objective: number[] = [];
@@ -105,53 +117,85 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
   const input = train.data instanceof Uint16Array ? 'float16' : 'float32';
   const todo = new Int32Array(n);
   const buf = input === 'float16' ? new Uint16Array(CHUNK_ROWS * d) : new Float32Array(CHUNK_ROWS * d);
-  const lab2 = new Int32Array(CHUNK_ROWS * 2);
-  const best2 = new Float32Array(CHUNK_ROWS * 2);
   let delta: Float64Array = new Float64Array(k);
+  const groupDelta = new Float64Array(t);
+  let rescueRate = 1, tightenCost = 0, searchCost = 0; // ms per point
   for (let it = 0; it < niter; it++) {
     // Which points need a search this round.
     let m = 0;
     if (it === 0) for (let r = 0; r < n; r++) todo[m++] = r;
     else {
-      let max1 = 0, max2 = 0, arg1 = -1;
+      groupDelta.fill(0);
       for (let c = 0; c < k; c++) {
-        if (delta[c] > max1) [max2, max1, arg1] = [max1, delta[c], c];
-        else if (delta[c] > max2) max2 = delta[c];
+        const j = (c / size) | 0;
+        if (delta[c] > groupDelta[j]) groupDelta[j] = delta[c];
       }
+      // Tightening (one exact dot product in JavaScript) pays when it spares enough searches; the
+      // last round's rescue rate and the measured costs decide.
+      // When it does not pay, every 16th candidate is still tightened, to notice when it starts to.
+      const tighten = tightenCost === 0 || rescueRate * searchCost > tightenCost;
+      let tried = 0, rescued = 0, probe = 0;
+      const t0 = performance.now();
       for (let r = 0; r < n; r++) {
         const a = label[r];
         upper[r] += delta[a];
-        lower[r] -= a === arg1 ? max2 : max1;
-        if (upper[r] + BOUND_MARGIN < lower[r]) continue;
-        upper[r] = Math.acos(clampCos(rowDot(train, r, centroids, a)));
-        if (upper[r] + BOUND_MARGIN < lower[r]) continue;
+        let lo = Infinity;
+        const o = r * t;
+        for (let j = 0; j < t; j++) {
+          const v = lower[o + j] - groupDelta[j];
+          lower[o + j] = v;
+          if (v < lo) lo = v;
+        }
+        if (upper[r] + BOUND_MARGIN < lo) continue;
+        if (tighten || (probe++ & 15) === 0) {
+          tried++;
+          upper[r] = Math.acos(clampCos(rowDot(train, r, centroids, a)));
+          if (upper[r] + BOUND_MARGIN < lo) {
+            rescued++;
+            continue;
+          }
+        }
         todo[m++] = r;
+      }
+      if (tried > 0) {
+        rescueRate = rescued / tried;
+        tightenCost = (performance.now() - t0) / tried;
       }
     }
     searchedPerRound.push(m);
+    const tSearch = performance.now();
     let obj = 0;
-    const kernel = await NearestCentroid.create(centroids, k, d, input, { ...opts, top: 2 });
+    const kernel = await GroupedNearest.create(centroids, k, d, input, t, opts);
+    const per = kernel.per;
     try {
-      for (let t0 = 0; t0 < m; t0 += CHUNK_ROWS) {
-        const cn = Math.min(CHUNK_ROWS, m - t0);
+      for (let c0 = 0; c0 < m; c0 += CHUNK_ROWS) {
+        const cn = Math.min(CHUNK_ROWS, m - c0);
         // All points in order (round 0, or nothing skipped): search in place, no gather.
         const inPlace = m === n;
-        if (!inPlace) gatherRows(train.data, todo.subarray(t0, t0 + cn), d, buf);
-        await kernel.search(inPlace ? train.data.subarray(t0 * d, (t0 + cn) * d) : buf, cn, lab2, best2);
-        const two = kernel.top === 2;
-        for (let t = 0; t < cn; t++) {
-          const r = todo[t0 + t];
+        if (!inPlace) gatherRows(train.data, todo.subarray(c0, c0 + cn), d, buf);
+        const { best, label: idx } = await kernel.run(inPlace ? train.data.subarray(c0 * d, (c0 + cn) * d) : buf, cn);
+        for (let q = 0; q < cn; q++) {
+          const r = todo[c0 + q];
           const w = train.invNorm[r];
-          const a = lab2[t * kernel.top];
-          const s1 = best2[t * kernel.top] * w;
+          const o = q * t * per;
+          let ja = 0;
+          for (let j = 1; j < t; j++) if (best[o + j * per] > best[o + ja * per]) ja = j;
+          const a = ja * size + idx[o + ja * per];
+          const s1 = best[o + ja * per] * w;
           obj += s1;
           upper[r] = Math.acos(clampCos(s1));
-          lower[r] = two ? Math.acos(clampCos(best2[t * 2 + 1] * w)) : Infinity;
+          const lr = r * t;
+          for (let j = 0; j < t; j++) {
+            const v = j === ja ? (per === 2 ? best[o + j * per + 1] : -1) : best[o + j * per];
+            lower[lr + j] = Math.acos(clampCos(v * w));
+          }
           const old = label[r];
           if (old === a) continue;
-          if (old >= 0) addRow(train, r, sums, old, -1);
+          if (old >= 0) {
+            addRow(train, r, sums, old, -1);
+            counts[old]--;
+          }
           addRow(train, r, sums, a, 1);
-          if (old >= 0) counts[old]--;
           counts[a]++;
           label[r] = a;
         }
@@ -159,6 +203,7 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     } finally {
       await kernel.release();
     }
+    if (m > 0) searchCost = (performance.now() - tSearch) / m;
     const next = new Float32Array(k * d);
     for (let c = 0; c < k; c++) {
       if (counts[c] === 0) continue;
@@ -173,8 +218,26 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     splits.push(split);
     opts.onIteration?.(it, obj, split, m);
   }
-  return { centroids, k, dim: d, objective, splits, searched: searchedPerRound, trainingPoints: n };
+  // The bounds also settle the training points' final assignment wherever they still hold: the
+  // stage's assignment of every row can then skip those rows (a quarter of Bunny's 2M, say).
+  const finalLabel = new Int32Array(n).fill(-1);
+  if (niter > 0 && train === x) {
+    groupDelta.fill(0);
+    for (let c = 0; c < k; c++) {
+      const j = (c / size) | 0;
+      if (delta[c] > groupDelta[j]) groupDelta[j] = delta[c];
+    }
+    for (let r = 0; r < n; r++) {
+      let lo = Infinity;
+      for (let j = 0; j < t; j++) lo = Math.min(lo, lower[r * t + j] - groupDelta[j]);
+      if (upper[r] + delta[label[r]] + BOUND_MARGIN < lo) finalLabel[r] = label[r];
+    }
+  }
+  return { centroids, k, dim: d, objective, splits, searched: searchedPerRound, trainingPoints: n, finalLabel: train === x ? finalLabel : undefined };
 }
+
+/** Groups of centroids for the Yinyang bounds (memory: one float per point and group). */
+const BOUND_GROUPS = 16;
 
 /** Copy rows `idx` of `src` into `dst`, one typed-array type per call (keeps V8 monomorphic). */
 function gatherRows(src: NpyArray, idx: Int32Array, d: number, dst: NpyArray): void {

@@ -3,8 +3,10 @@
  * task writes and the next one reads. Everything here is derived from the task spec, so a task on
  * another machine finds its inputs the same way.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { writeFileAtomic } from '../write/atomic.js';
 import type { CoresetConfig } from './config.js';
 import type { SourceSpec } from './source.js';
 import type { ColSpec } from './spill.js';
@@ -30,6 +32,7 @@ export const paths = {
   invalid: (work: string, part: number) => path.join(work, 'rows', `invalid-${pad(part)}.bin`),
   rows: (work: string, bucket: number) => path.join(work, 'rows', `bucket-${pad(bucket)}.bin`),
   cuts: (work: string) => path.join(work, 'cuts.json'),
+  sampleLabels: (work: string) => path.join(work, 'sample-labels.bin'),
 };
 
 function pad(n: number): string {
@@ -101,4 +104,38 @@ export function unpackId(words: Int32Array, at: number): string {
   let s = '';
   for (let w = 0; w < 4; w++) s += (words[at + w] >>> 0).toString(16).padStart(8, '0');
   return s;
+}
+
+/**
+ * Training rows whose final cluster the k-means bounds already prove (global row, ascending, and
+ * cluster): the assign tasks skip their search. Binary: count (u32), rows (f64), clusters (i32).
+ */
+export function writeSampleLabels(work: string, rows: Float64Array, labels: Int32Array): void {
+  let n = 0;
+  for (const l of labels) if (l >= 0) n++;
+  const buf = new Uint8Array(8 + n * 12); // fresh buffer: the typed views below need alignment
+  new DataView(buf.buffer).setUint32(0, n, true);
+  const r = new Float64Array(buf.buffer, 8, n);
+  const c = new Int32Array(buf.buffer, 8 + n * 8, n);
+  for (let i = 0, j = 0; i < labels.length; i++) {
+    if (labels[i] < 0) continue;
+    r[j] = rows[i];
+    c[j++] = labels[i];
+  }
+  writeFileAtomic(paths.sampleLabels(work), buf);
+}
+
+/** The proven labels of rows [from, to), as a map row -> cluster (empty when there are none). */
+export function readSampleLabels(work: string, from: number, to: number): Map<number, number> {
+  const m = new Map<number, number>();
+  const file = paths.sampleLabels(work);
+  if (!existsSync(file)) return m;
+  const b = readFileSync(file);
+  const n = b.readUInt32LE(0);
+  const copy = new Uint8Array(n * 12);
+  copy.set(b.subarray(8, 8 + n * 12));
+  const r = new Float64Array(copy.buffer, 0, n);
+  const c = new Int32Array(copy.buffer, n * 8, n);
+  for (let i = 0; i < n; i++) if (r[i] >= from && r[i] < to) m.set(r[i], c[i]);
+  return m;
 }

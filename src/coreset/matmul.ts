@@ -125,6 +125,72 @@ export class NearestCentroid {
   }
 }
 
+/**
+ * The two best inner products within each of `groups` groups of centroids (contiguous index ranges
+ * of `size` centroids; the last group padded): what k-means' Yinyang bounds need — the best overall,
+ * the runner-up in the winner's group, and the best of every other group — from one sgemm and one
+ * TopK over a [n, groups, size] view. Padding columns carry a -1e30 bias, so they never win.
+ */
+export class GroupedNearest {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly k: number,
+    readonly dim: number,
+    readonly input: EmbDtype,
+    readonly groups: number,
+    readonly size: number,
+    /** Results per group: 2, or 1 when groups hold one centroid. */
+    readonly per: number,
+  ) {}
+
+  static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, groups: number, opts: KernelOptions = {}): Promise<GroupedNearest> {
+    const size = Math.ceil(k / groups);
+    const t = Math.ceil(k / size);
+    const kp = t * size;
+    const per = Math.min(2, size);
+    const ct = new Float32Array(kp * d);
+    for (let c = 0; c < k; c++) for (let j = 0; j < d; j++) ct[j * kp + c] = centroids[c * d + j];
+    const padded = kp > k;
+    const bias = new Float32Array(kp);
+    for (let c = k; c < kp; c++) bias[c] = -1e30;
+    const model = buildModel({
+      name: 'grouped_nearest',
+      nodes: [
+        ...asFloat('x', 'xf', input),
+        { op: 'MatMul', inputs: ['xf', 'ct'], outputs: [padded ? 's0' : 's'] },
+        ...(padded ? [{ op: 'Add', inputs: ['s0', 'bias'], outputs: ['s'] }] : []),
+        { op: 'Reshape', inputs: ['s', 'shape'], outputs: ['s3'] },
+        { op: 'TopK', inputs: ['s3', 'kk'], outputs: ['best', 'label64'], attrs: { axis: -1 } },
+        { op: 'Cast', inputs: ['label64'], outputs: ['label'], attrs: { to: 6 } },
+      ],
+      inputs: [{ name: 'x', type: input, shape: ['n', d] }],
+      outputs: [
+        { name: 'best', type: 'float', shape: ['n', t, per] },
+        { name: 'label', type: 'int32', shape: ['n', t, per] },
+      ],
+      initializers: [
+        { name: 'ct', type: 'float', dims: [d, kp], values: ct },
+        ...(padded ? [{ name: 'bias', type: 'float' as const, dims: [kp], values: bias }] : []),
+        { name: 'shape', type: 'int64', dims: [3], values: BigInt64Array.from([0n, BigInt(t), BigInt(size)]) },
+        { name: 'kk', type: 'int64', dims: [1], values: BigInt64Array.from([BigInt(per)]) },
+      ],
+    });
+    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    return new GroupedNearest(session, k, d, input, t, size, per);
+  }
+
+  /** Rows of `x` (at most CHUNK_ROWS): per row, `groups x per` values and in-group indices. */
+  async run(x: NpyArray, rows: number): Promise<{ best: Float32Array; label: Int32Array }> {
+    const d = this.dim;
+    const out = await this.session.run({ x: tensor(x.subarray(0, rows * d), [rows, d]) });
+    return { best: out.best.data as Float32Array, label: out.label.data as Int32Array };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
 /** Row statistics a kernel can add: none, squared norms of x, or also of t and x·t (image/text pairs). */
 export type RowStatsKind = 'none' | 'x' | 'xt';
 export interface RowStatsOut {

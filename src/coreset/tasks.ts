@@ -10,11 +10,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TaskContext, TaskOutput } from '../run/executor.js';
-import { f32ToF16 } from '../util/float16.js';
+import { f16Table, f32ToF16 } from '../util/float16.js';
 import { readNpy, type NpyArray } from '../util/npy.js';
 import { createDedupKernel, dedupCluster } from './dedup.js';
-import { assignColumns, bucketClusters, bucketOf, carriesIds, packId, paths, rowColumns, STATUS, type CoresetTaskSpec } from './layout.js';
-import { CHUNK_ROWS, NearestCentroid } from './matmul.js';
+import { assignColumns, bucketClusters, bucketOf, carriesIds, packId, paths, readSampleLabels, rowColumns, STATUS, type CoresetTaskSpec } from './layout.js';
+import { CHUNK_ROWS, NearestCentroid, RowStats } from './matmul.js';
 import { readPart } from './source.js';
 import { readSpilled, SpillWriter, type Cols } from './spill.js';
 
@@ -23,6 +23,15 @@ export async function runTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<
   if (spec.step === 'dedup') return dedupTask(spec, ctx);
   const { writeTask } = await import('./write.js');
   return writeTask(spec, ctx);
+}
+
+/** Raw inner product of float16 row i of x with centroid c. */
+function dotF16(x: Uint16Array, i: number, cent: Float32Array, c: number, d: number): number {
+  const t = f16Table();
+  let s = 0;
+  const o = i * d, co = c * d;
+  for (let j = 0; j < d; j++) s += t[x[o + j]] * cent[co + j];
+  return s;
 }
 
 function toF16(x: NpyArray): Uint16Array {
@@ -36,8 +45,14 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
   const kopts = { device: cfg.device, threads: cfg.threads };
   const { values } = await readNpy(paths.centroids(spec.work));
   const paired = source.layout === 'laion' && source.scores;
+  const centroids = values as Float32Array;
   // One native pass per chunk: nearest centroid plus the row norms and image·text dot product.
-  const nearest = await NearestCentroid.create(values as Float32Array, k, d, 'float16', { ...kopts, stats: paired ? 'xt' : 'x' });
+  const nearest = await NearestCentroid.create(centroids, k, d, 'float16', { ...kopts, stats: paired ? 'xt' : 'x' });
+  // Training rows whose cluster the k-means bounds proved skip the search (their cosine is one dot).
+  const part = source.parts[p];
+  const known = readSampleLabels(spec.work, part.base, part.base + part.rows);
+  const bare = known.size > 0 ? await NearestCentroid.create(centroids, k, d, 'float16', kopts) : undefined;
+  const stats = known.size > 0 ? await RowStats.create(d, 'float16', paired, kopts) : undefined;
   mkdirSync(path.dirname(paths.assign(spec.work, p)), { recursive: true });
   mkdirSync(path.dirname(paths.invalid(spec.work, p)), { recursive: true });
   const spill = await SpillWriter.create(paths.assign(spec.work, p), assignColumns(spec));
@@ -49,13 +64,38 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
   const row = new Float64Array(n), score = new Float64Array(n), sim = new Float32Array(n), inv = new Float32Array(n);
   const keys = new Int32Array(n), badKeys = new Int32Array(n);
   const status = new Int32Array(n), dupRow = new Float64Array(n).fill(-1), id = new Int32Array(n * 4);
-  let read = 0, invalid = 0;
+  const label = new Int32Array(n), best = new Float32Array(n), todo = new Int32Array(n), buf = new Uint16Array(n * d);
+  let read = 0, invalid = 0, skipped = 0;
   try {
     for await (const chunk of readPart(source, p, CHUNK_ROWS)) {
       const m = chunk.rows;
       const emb = toF16(chunk.emb);
-      const st = await nearest.run(emb, m, paired && chunk.text ? toF16(chunk.text) : undefined);
-      const { label, best } = st;
+      const text = paired && chunk.text ? toF16(chunk.text) : undefined;
+      let u = 0;
+      if (known.size > 0) for (let i = 0; i < m; i++) if (!known.has(chunk.base + i)) todo[u++] = i;
+      let st: { ssx?: Float32Array; sst?: Float32Array; dot?: Float32Array };
+      if (!bare || u > m - m / 8) {
+        const r = await nearest.run(emb, m, text);
+        label.set(r.label);
+        best.set(r.best);
+        st = r;
+      } else {
+        st = await stats!.run(emb, m, text);
+        for (let t = 0; t < u; t++) buf.set(emb.subarray(todo[t] * d, (todo[t] + 1) * d), t * d);
+        const l2 = new Int32Array(u), b2 = new Float32Array(u);
+        if (u > 0) await bare.search(buf, u, l2, b2);
+        for (let t = 0; t < u; t++) {
+          label[todo[t]] = l2[t];
+          best[todo[t]] = b2[t];
+        }
+        for (let i = 0; i < m; i++) {
+          const c = known.get(chunk.base + i);
+          if (c === undefined) continue;
+          label[i] = c;
+          best[i] = dotF16(emb, i, centroids, c, d);
+          skipped++;
+        }
+      }
       for (let i = 0; i < m; i++) {
         row[i] = chunk.base + i;
         const ss = st.ssx![i];
@@ -77,10 +117,12 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
     }
   } finally {
     await nearest.release();
+    await bare?.release();
+    await stats?.release();
   }
   await spill.close();
   await bad.close();
-  return { shards: [], stats: {}, extra: { read, invalid } };
+  return { shards: [], stats: {}, extra: { read, invalid, skipped } };
 }
 
 async function dedupTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {

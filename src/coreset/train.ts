@@ -9,6 +9,8 @@ import { readNpy, writeNpy } from '../util/npy.js';
 import type { CoresetConfig } from './config.js';
 import { normaliseRows, trainSpherical, type KMeansResult } from './kmeans.js';
 import { CHUNK_ROWS, RowStats } from './matmul.js';
+import path from 'node:path';
+import { writeSampleLabels } from './layout.js';
 import { Rng, sampleSorted } from './rng.js';
 import { readPart, type SourceSpec } from './source.js';
 
@@ -27,11 +29,12 @@ export function trainSampleSize(cfg: CoresetConfig, total: number): number {
 }
 
 /** Read the sampled rows (as float16 bits plus inverse norms); invalid rows are left out. */
-export async function drawSample(spec: SourceSpec, size: number, seed: number, opts: { threads?: number } = {}): Promise<{ data: Uint16Array; invNorm: Float32Array; rows: number }> {
+export async function drawSample(spec: SourceSpec, size: number, seed: number, opts: { threads?: number } = {}): Promise<{ data: Uint16Array; invNorm: Float32Array; rows: number; global: Float64Array }> {
   const d = spec.dim;
   const want = sampleSorted(spec.total, size, new Rng(seed, 2));
   const data = new Uint16Array(want.length * d);
   const invNorm = new Float32Array(want.length);
+  const global = new Float64Array(want.length);
   const stats = await RowStats.create(d, 'float16', false, { threads: opts.threads });
   let w = 0; // next wanted index
   let got = 0;
@@ -49,6 +52,7 @@ export async function drawSample(spec: SourceSpec, size: number, seed: number, o
           const s = ssx[r];
           if (!(s > 0 && Number.isFinite(s))) continue;
           data.set(emb.subarray(r * d, (r + 1) * d), got * d);
+          global[got] = want[w];
           invNorm[got++] = 1 / Math.sqrt(s);
         }
       }
@@ -56,7 +60,7 @@ export async function drawSample(spec: SourceSpec, size: number, seed: number, o
   } finally {
     await stats.release();
   }
-  return { data: data.subarray(0, got * d), invNorm: invNorm.subarray(0, got), rows: got };
+  return { data: data.subarray(0, got * d), invNorm: invNorm.subarray(0, got), rows: got, global: global.subarray(0, got) };
 }
 
 /** Load centroids (k x dim, float16 or float32), normalised. */
@@ -87,5 +91,6 @@ export async function trainOrLoad(spec: SourceSpec, cfg: CoresetConfig, saveTo: 
   );
   const t2 = performance.now();
   await writeNpy(saveTo, result.centroids, cfg.k, spec.dim);
+  if (result.finalLabel) writeSampleLabels(path.dirname(saveTo), sample.global, result.finalLabel);
   return { centroids: result.centroids, k: cfg.k, result, sampleRows: sample.rows, seconds: { sample: (t1 - t0) / 1000, train: (t2 - t1) / 1000 } };
 }
