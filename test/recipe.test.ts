@@ -70,7 +70,7 @@ test('a bad recipe is refused with the JSON pointer, what was expected and what 
 });
 
 test('a coreset-only recipe validates (the coreset stage fills it in); recipes load by path or by name', () => {
-  const r = validateRecipe({ name: 'semdedup', citation: { source: 'SemDeDup, arXiv 2303.09540' }, coreset: { method: 'semdedup' } }, 'x');
+  const r = loadRecipe('semdedup');
   assert.equal(r.kinds.length, 0);
   assert.ok(r.coreset);
   assert.match(describeRecipe(r), /semdedup\s+coreset — SemDeDup/);
