@@ -10,6 +10,7 @@ import { ROOT } from './util.js';
 const BENCHES: Record<string, () => Promise<string>> = {
   ingest: async () => (await import('./ingest.js')).benchIngest(),
   writers: async () => (await import('./writers.js')).benchWriters(),
+  mix: async () => (await import('./mix.js')).benchMix(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
