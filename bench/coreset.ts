@@ -9,7 +9,8 @@
  *       ../shared/bench/bunny_faiss.py: wall time, peak RSS, per-step counts.
  * Environment: BENCH_CORESET_PARTS (a,b,c; default all), BENCH_CORESET_N (rows for (c), default
  * 2,000,000), BENCH_CORESET_K (k for (c), default 2,000), BENCH_CORESET_THREADS (default: all cores),
- * BENCH_CORESET_DIR (data folder, default .bench/coreset; generated once, ~6 GB for (c)).
+ * BENCH_CORESET_DIR (data folder, default .bench/coreset; generated once, ~6 GB for (c)),
+ * BENCH_CORESET_REPEAT (runs of (a) per tool, alternating, best kept; default 2).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +26,7 @@ const PARTS = (process.env.BENCH_CORESET_PARTS ?? 'a,b,c').split(',');
 const N_C = Number(process.env.BENCH_CORESET_N ?? 2_000_000);
 const K_C = Number(process.env.BENCH_CORESET_K ?? 2000);
 const HERE = path.dirname(new URL(import.meta.url).pathname);
+const REPEAT = Number(process.env.BENCH_CORESET_REPEAT ?? 2);
 
 function python(code: string, args: string[] = []): string {
   const r = spawnSync(PY, ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 64 << 20 });
@@ -54,10 +56,19 @@ print(json.dumps({"train_s": train, "inertia": float((2 - 2 * D[:, 0].astype(np.
 
 async function benchKmeans(rows: (string | number)[][]): Promise<void> {
   const file = kmeansData();
-  const f = JSON.parse(python(FAISS_KMEANS, [file, '1000'])) as { train_s: number; inertia: number; threads: number; maxrss_gb: number };
-  const ours = timeNode(path.join(HERE, 'coreset-kmeans.js'), [file, '1000', String(THREADS)]);
-  const o = JSON.parse(ours.stdout.trim().split('\n').at(-1)!) as { train_s: number; inertia: number; searched: number[] };
-  rows.push(['(a) k-means 200K x 512 f32, k=1000, 10 it', `faiss ${f.threads} threads`, f.train_s, f.inertia, '', `${f.maxrss_gb.toFixed(2)} GB`]);
+  // The machine may be shared: alternate the two, REPEAT times each, and keep each one's best time.
+  type F = { train_s: number; inertia: number; threads: number; maxrss_gb: number };
+  type O = { train_s: number; inertia: number; searched: number[] };
+  let f: F | undefined, o: O | undefined, ours: ReturnType<typeof timeNode> | undefined;
+  for (let rep = 0; rep < REPEAT; rep++) {
+    const fr = JSON.parse(python(FAISS_KMEANS, [file, '1000'])) as F;
+    if (!f || fr.train_s < f.train_s) f = fr;
+    const run = timeNode(path.join(HERE, 'coreset-kmeans.js'), [file, '1000', String(THREADS)]);
+    const or = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as O;
+    if (!o || or.train_s < o.train_s) [o, ours] = [or, run];
+  }
+  if (!f || !o || !ours) throw new Error('BENCH_CORESET_REPEAT must be at least 1');
+  rows.push(['(a) k-means 200K x 512 f32, k=1000, 10 it', `faiss ${f.threads} threads`, f.train_s, f.inertia, `best of ${REPEAT}`, `${f.maxrss_gb.toFixed(2)} GB`]);
   rows.push([
     '',
     `mmcurate ${THREADS} threads`,

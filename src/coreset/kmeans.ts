@@ -125,10 +125,29 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     let m = 0;
     if (it === 0) for (let r = 0; r < n; r++) todo[m++] = r;
     else {
+      // Centroids that jumped (further than JUMP) would loosen every point's bounds by their jump:
+      // compare every point with them exactly instead (one thin product), and loosen the bounds only
+      // by the others' movement. Worth it while they are a small share of the centroids.
+      let jumped = 0;
+      for (let c = 0; c < k; c++) if (delta[c] > JUMP) jumped++;
+      const useJ = jumped > 0 && jumped <= k / 4;
+      const isJ = new Uint8Array(k);
+      const groupHasJ = new Uint8Array(t);
+      let jBest: Float32Array | undefined, jIdx: Int32Array | undefined, jList: Int32Array | undefined;
+      if (useJ) {
+        jList = new Int32Array(jumped);
+        for (let c = 0, q = 0; c < k; c++) if (delta[c] > JUMP) {
+          jList[q++] = c;
+          isJ[c] = 1;
+          groupHasJ[(c / size) | 0] = 1;
+        }
+        ({ best: jBest, label: jIdx } = await nearestAmong(train, centroids, jList, opts));
+      }
+      const jTop = useJ ? Math.min(2, jumped) : 0;
       groupDelta.fill(0);
       for (let c = 0; c < k; c++) {
         const j = (c / size) | 0;
-        if (delta[c] > groupDelta[j]) groupDelta[j] = delta[c];
+        if (!isJ[c] && delta[c] > groupDelta[j]) groupDelta[j] = delta[c];
       }
       // Tightening (one exact dot product in JavaScript) pays when it spares enough searches; the
       // last round's rescue rate and the measured costs decide.
@@ -141,13 +160,21 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
         upper[r] += delta[a];
         let lo = Infinity;
         const o = r * t;
+        let thJ = Infinity;
+        if (useJ) {
+          // Exact angle to the nearest jumped centroid other than the point's own.
+          const first = jList![jIdx![r * jTop]];
+          const v = first === a ? (jTop === 2 ? jBest![r * jTop + 1] : -1) : jBest![r * jTop];
+          thJ = Math.acos(clampCos(v * train.invNorm[r]));
+        }
         for (let j = 0; j < t; j++) {
-          const v = lower[o + j] - groupDelta[j];
+          let v = lower[o + j] - groupDelta[j];
+          if (groupHasJ[j] && thJ < v) v = thJ;
           lower[o + j] = v;
           if (v < lo) lo = v;
         }
         if (upper[r] + BOUND_MARGIN < lo) continue;
-        if (tighten || (probe++ & 15) === 0) {
+        if (tighten || isJ[a] || (probe++ & 15) === 0) {
           tried++;
           upper[r] = Math.acos(clampCos(rowDot(train, r, centroids, a)));
           if (upper[r] + BOUND_MARGIN < lo) {
@@ -234,6 +261,29 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     }
   }
   return { centroids, k, dim: d, objective, splits, searched: searchedPerRound, trainingPoints: n, finalLabel: train === x ? finalLabel : undefined };
+}
+
+/** A centroid that moved further than this (radians) is compared exactly rather than bounded. */
+const JUMP = 0.05;
+
+/**
+ * Top-2 inner products of every row of x among the centroids `which` (indices into `which`),
+ * row-major [n, min(2, |which|)].
+ */
+async function nearestAmong(x: Matrix, centroids: Float32Array, which: Int32Array, opts: KernelOptions): Promise<{ best: Float32Array; label: Int32Array }> {
+  const d = x.dim;
+  const sub = new Float32Array(which.length * d);
+  for (let q = 0; q < which.length; q++) sub.set(centroids.subarray(which[q] * d, which[q] * d + d), q * d);
+  const top = Math.min(2, which.length) as 1 | 2;
+  const kernel = await NearestCentroid.create(sub, which.length, d, x.data instanceof Uint16Array ? 'float16' : 'float32', { ...opts, top });
+  const best = new Float32Array(x.rows * top);
+  const label = new Int32Array(x.rows * top);
+  try {
+    await kernel.search(x.data, x.rows, label, best);
+  } finally {
+    await kernel.release();
+  }
+  return { best, label };
 }
 
 /** Groups of centroids for the Yinyang bounds (memory: one float per point and group). */

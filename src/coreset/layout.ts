@@ -52,6 +52,14 @@ export function carriesIds(spec: { source: SourceSpec }): boolean {
   return spec.source.layout === 'dataset';
 }
 
+/**
+ * Whether the embeddings travel through the shuffle. .npy parts are random-access, so the dedup tasks
+ * read their rows straight from the input (no second copy on disk); Parquet shards are not.
+ */
+export function spillsEmbeddings(spec: CoresetTaskSpec): boolean {
+  return !!spec.cfg.dedup && spec.source.layout === 'dataset';
+}
+
 /** Columns of the assign -> dedup shuffle (keyed by bucket of clusters). */
 export function assignColumns(spec: CoresetTaskSpec): ColSpec[] {
   const c: ColSpec[] = [
@@ -61,7 +69,7 @@ export function assignColumns(spec: CoresetTaskSpec): ColSpec[] {
     { name: 'inv', type: 'f32' },
     { name: 'cluster', type: 'i32' },
   ];
-  if (spec.cfg.dedup) c.push({ name: 'emb', type: 'u16', width: spec.source.dim });
+  if (spillsEmbeddings(spec)) c.push({ name: 'emb', type: 'u16', width: spec.source.dim });
   if (carriesIds(spec)) c.push({ name: 'id', type: 'i32', width: 4 });
   return c;
 }

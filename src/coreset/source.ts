@@ -8,7 +8,7 @@
  * - an mmcurate dataset written by `mmcurate score` (columns id, image_embedding, clip_score).
  */
 import { readdirSync, existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { openDataset } from '../io/dataset.js';
@@ -186,9 +186,13 @@ export async function* readPart(spec: SourceSpec, p: number, chunkRows: number):
   }
 }
 
+// crypto.hash (Node >= 20.12) is a one-shot digest, twice as fast as a Hash object per row.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+
 /** Stable id of a LAION-layout row when no id column exists: sha256(source, file, row), 32 hex. */
 export function laionRowId(source: string, file: string, row: number): string {
-  return createHash('sha256').update(`${source}\u0000${file}\u0000${row}`).digest('hex').slice(0, 32);
+  const key = `${source}\u0000${file}\u0000${row}`;
+  return (oneShot ? oneShot('sha256', key, 'hex') : crypto.createHash('sha256').update(key).digest('hex')).slice(0, 32);
 }
 
 /** The part holding global row `row` (binary search). */

@@ -11,11 +11,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TaskContext, TaskOutput } from '../run/executor.js';
 import { f16Table, f32ToF16 } from '../util/float16.js';
-import { readNpy, type NpyArray } from '../util/npy.js';
+import { NpyReader, readNpy, type NpyArray } from '../util/npy.js';
 import { createDedupKernel, dedupCluster } from './dedup.js';
 import { assignColumns, bucketClusters, bucketOf, carriesIds, packId, paths, readSampleLabels, rowColumns, STATUS, type CoresetTaskSpec } from './layout.js';
 import { CHUNK_ROWS, NearestCentroid, RowStats } from './matmul.js';
-import { readPart } from './source.js';
+import { partOf, readPart } from './source.js';
 import { readSpilled, SpillWriter, type Cols } from './spill.js';
 
 export async function runTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
@@ -132,7 +132,8 @@ async function dedupTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskO
   const files = source.parts.map((_, p) => paths.assign(spec.work, p));
   const { rows: n, cols } = await readSpilled(files, b);
   const row = cols.row as Float64Array, cluster = cols.cluster as Int32Array, sim = cols.sim as Float32Array;
-  const score = cols.score as Float64Array, inv = cols.inv as Float32Array, emb = cols.emb as Uint16Array | undefined;
+  const score = cols.score as Float64Array, inv = cols.inv as Float32Array;
+  const emb = (cols.emb as Uint16Array | undefined) ?? (cfg.dedup ? await readSourceRows(spec, row) : undefined);
   const ids = cols.id as Int32Array | undefined;
 
   // Stable counting sort by cluster: spill order is part order, then row order, so members end up
@@ -202,4 +203,34 @@ async function dedupTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskO
   await out.add(partKey, { row, dupRow, score, sim, cluster, status, dupId: dupId ?? new Int32Array(0) }, n);
   await out.close();
   return { shards: [], stats: {}, extra: { rows: n, clusters, largest, pairs, dropped } };
+}
+
+/**
+ * The float16 embeddings of the given global rows (ascending within each part, as the spill keeps
+ * them), read straight from the .npy parts; runs of consecutive rows are one read.
+ */
+async function readSourceRows(spec: CoresetTaskSpec, rows: Float64Array): Promise<Uint16Array> {
+  const { source } = spec;
+  const d = source.dim;
+  const out = new Uint16Array(rows.length * d);
+  const f32 = source.dtype === 'float32' ? new Float32Array(CHUNK_ROWS * d) : undefined;
+  let i = 0;
+  while (i < rows.length) {
+    const p = partOf(source, rows[i]);
+    const part = source.parts[p];
+    const reader = await NpyReader.open(part.img!);
+    try {
+      while (i < rows.length && rows[i] >= part.base && rows[i] < part.base + part.rows) {
+        let j = i + 1;
+        while (j < rows.length && j - i < CHUNK_ROWS && rows[j] === rows[j - 1] + 1 && rows[j] < part.base + part.rows) j++;
+        const start = rows[i] - part.base;
+        if (f32) f32ToF16((await reader.readRows(start, j - i, f32)) as Float32Array, out.subarray(i * d, j * d));
+        else await reader.readRows(start, j - i, out.subarray(i * d, j * d));
+        i = j;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+  return out;
 }

@@ -45,6 +45,7 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
   const rejects = new RejectWriter(ctx.outDir, p);
   const acct = new Accounting();
   const fates: Record<string, number> = {};
+  const detail = details(spec, cuts);
   const emit = (row: Record<string, unknown>, i: number, where: { source: string; file: string; location: string; id: string }): void => {
     const base = spec.source.parts[p].base;
     const fate = fateOf(cuts, res.status[i], res.score[i], res.sim[i], base + i);
@@ -54,7 +55,7 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
       acct.kept(where.source);
       return;
     }
-    rejects.write(rejectOf(spec, res, cuts, fate, i, where));
+    rejects.write(rejectOf(spec, res, detail, fate, i, where));
     acct.rejected(where.source, fate);
   };
   if (spec.source.layout === 'dataset') await writeDataset(spec, p, emit, ctx);
@@ -66,22 +67,32 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
 
 type Emit = (row: Record<string, unknown>, i: number, where: { source: string; file: string; location: string; id: string }) => void;
 
-function rejectOf(spec: CoresetTaskSpec, res: PartResults, cuts: Cuts, fate: Exclude<Fate, 'kept'>, i: number, where: { source: string; file: string; location: string; id: string }): Reject {
-  const r: Reject = { ...where, reason: fate, detail: DETAIL[fate] };
-  if (Number.isFinite(res.score[i])) r.clip_score = res.score[i];
-  if (res.cluster[i] >= 0) {
-    r.cluster_id = res.cluster[i];
-    r.centroid_sim = res.sim[i];
-  }
-  if (fate === 'near_duplicate') {
-    const dup = res.dupRow[i];
-    r.duplicate_of = res.dupId ? unpackId(res.dupId, i * 4) : laionId(spec.source, dup);
-    r.detail = `${DETAIL.near_duplicate} (rule ${spec.cfg.dedup!.rule}, ${spec.cfg.dedup!.rule === 'semdedup' ? '>=' : '>'} ${spec.cfg.dedup!.threshold})`;
-  }
-  if (fate === 'clip_score_band' && cuts.clip) r.detail = `${DETAIL.clip_score_band} ${spec.cfg.clipBand!.lo}-${spec.cfg.clipBand!.hi}% (positions ${cuts.clip.from}..${cuts.clip.to} of ${cuts.clip.n})`;
-  if (fate === 'centroid_band' && cuts.centroid) r.detail = `${DETAIL.centroid_band} ${spec.cfg.centroidBand!.lo}-${spec.cfg.centroidBand!.hi}% (positions ${cuts.centroid.from}..${cuts.centroid.to} of ${cuts.centroid.n})`;
-  if (fate === 'not_sampled' && cuts.sample) r.detail = `${DETAIL.not_sampled} of ${cuts.sample.size} out of ${cuts.sample.n} (seed ${cuts.seed})`;
-  return r;
+/** Reject details per step, fixed for the run (built once: a 2M-row run rejects nearly every row). */
+function details(spec: CoresetTaskSpec, cuts: Cuts): Record<Exclude<Fate, 'kept'>, string> {
+  const d = { ...DETAIL };
+  const dd = spec.cfg.dedup;
+  if (dd) d.near_duplicate = `${DETAIL.near_duplicate} (rule ${dd.rule}, cos ${dd.rule === 'semdedup' ? '>=' : '>'} ${dd.threshold})`;
+  if (cuts.clip) d.clip_score_band = `${DETAIL.clip_score_band} ${spec.cfg.clipBand!.lo}-${spec.cfg.clipBand!.hi}% (positions ${cuts.clip.from}..${cuts.clip.to} of ${cuts.clip.n})`;
+  if (cuts.centroid) d.centroid_band = `${DETAIL.centroid_band} ${spec.cfg.centroidBand!.lo}-${spec.cfg.centroidBand!.hi}% (positions ${cuts.centroid.from}..${cuts.centroid.to} of ${cuts.centroid.n})`;
+  if (cuts.sample) d.not_sampled = `${DETAIL.not_sampled} of ${cuts.sample.size} out of ${cuts.sample.n} (seed ${cuts.seed})`;
+  return d;
+}
+
+function rejectOf(spec: CoresetTaskSpec, res: PartResults, detail: Record<Exclude<Fate, 'kept'>, string>, fate: Exclude<Fate, 'kept'>, i: number, where: { source: string; file: string; location: string; id: string }): Reject {
+  const clustered = res.cluster[i] >= 0;
+  // One object shape for every reject (absent fields undefined, which JSON leaves out): fast to build and serialise.
+  return {
+    source: where.source,
+    file: where.file,
+    location: where.location,
+    id: where.id,
+    reason: fate,
+    detail: detail[fate],
+    clip_score: Number.isFinite(res.score[i]) ? res.score[i] : undefined,
+    cluster_id: clustered ? res.cluster[i] : undefined,
+    centroid_sim: clustered ? res.sim[i] : undefined,
+    duplicate_of: fate === 'near_duplicate' ? (res.dupId ? unpackId(res.dupId, i * 4) : laionId(spec.source, res.dupRow[i])) : undefined,
+  };
 }
 
 function laionId(src: SourceSpec, row: number): string {
