@@ -5,21 +5,12 @@
  * assignment is the NearestCentroid kernel (native sgemm); only the centroid sums are JavaScript.
  */
 import { UsageError } from '../errors.js';
-import { f16Table } from '../util/float16.js';
-import type { NpyArray } from '../util/npy.js';
-import { GroupedNearest, NearestCentroid, ProductKernel, CHUNK_ROWS, type KernelOptions } from './matmul.js';
-import { Rng, randomPick, sampleSorted } from './rng.js';
+import { kmeansPlusPlus, randomInit } from './kmeans-init.js';
+import { GroupedNearest, NearestCentroid, CHUNK_ROWS, type KernelOptions } from './matmul.js';
+import { Rng } from './rng.js';
+import { addRow, clampCos, gatherRows, normaliseRows, rowDot, subsample, type Matrix } from './vectors.js';
 
-/**
- * Vectors as stored (float16 bits or float32) with their inverse L2 norms, so float16 data is used
- * exactly as read and normalised on the fly (x̂ = x * invNorm).
- */
-export interface Matrix {
-  data: NpyArray;
-  rows: number;
-  dim: number;
-  invNorm: Float32Array;
-}
+export { inverseNorms, normaliseRows, subsample, type Matrix } from './vectors.js';
 
 export interface KMeansOptions extends KernelOptions {
   k: number;
@@ -61,19 +52,6 @@ export interface KMeansResult {
 }
 
 const SPLIT_EPS = 1 / 1024; // faiss's symmetric perturbation when it splits a cluster
-
-/** Inverse L2 norm of each row (0 for a zero or non-finite row, which callers reject beforehand). */
-export function inverseNorms(data: NpyArray, rows: number, dim: number, out = new Float32Array(rows)): Float32Array {
-  const t = data instanceof Uint16Array ? f16Table() : undefined;
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    const o = r * dim;
-    if (t) for (let j = 0; j < dim; j++) { const v = t[(data as Uint16Array)[o + j]]; s += v * v; }
-    else for (let j = 0; j < dim; j++) { const v = (data as Float32Array)[o + j]; s += v * v; }
-    out[r] = s > 0 && Number.isFinite(s) ? 1 / Math.sqrt(s) : 0;
-  }
-  return out;
-}
 
 /**
  * Train spherical k-means centroids on `x` (already a sample, or subsampled here as faiss does).
@@ -289,24 +267,8 @@ async function nearestAmong(x: Matrix, centroids: Float32Array, which: Int32Arra
 /** Groups of centroids for the Yinyang bounds (memory: one float per point and group). */
 const BOUND_GROUPS = 16;
 
-/** Copy rows `idx` of `src` into `dst`, one typed-array type per call (keeps V8 monomorphic). */
-function gatherRows(src: NpyArray, idx: Int32Array, d: number, dst: NpyArray): void {
-  if (src instanceof Uint16Array) gather16(src, idx, d, dst as Uint16Array);
-  else gather32(src, idx, d, dst as Float32Array);
-}
-function gather16(src: Uint16Array, idx: Int32Array, d: number, dst: Uint16Array): void {
-  for (let t = 0; t < idx.length; t++) dst.set(src.subarray(idx[t] * d, idx[t] * d + d), t * d);
-}
-function gather32(src: Float32Array, idx: Int32Array, d: number, dst: Float32Array): void {
-  for (let t = 0; t < idx.length; t++) dst.set(src.subarray(idx[t] * d, idx[t] * d + d), t * d);
-}
-
 /** Slack on the bounds for float32 rounding of similarities (radians). */
 const BOUND_MARGIN = 1e-4;
-
-function clampCos(v: number): number {
-  return v > 1 ? 1 : v < -1 ? -1 : v;
-}
 
 /** Angle each centroid moved (radians). */
 function movement(a: Float32Array, b: Float32Array, k: number, d: number): Float64Array {
@@ -323,37 +285,6 @@ function movement(a: Float32Array, b: Float32Array, k: number, d: number): Float
     out[c] = Math.max(Math.acos(clampCos(s)), 2 * Math.asin(Math.min(1, Math.sqrt(ch) / 2)));
   }
   return out;
-}
-
-/** Cosine of row r (normalised) with centroid c. */
-function rowDot(x: Matrix, r: number, cent: Float32Array, c: number): number {
-  const d = x.dim;
-  let s = 0;
-  const o = r * d, co = c * d;
-  if (x.data instanceof Uint16Array) {
-    const t = f16Table();
-    const data = x.data;
-    for (let j = 0; j < d; j++) s += t[data[o + j]] * cent[co + j];
-  } else {
-    const data = x.data;
-    for (let j = 0; j < d; j++) s += data[o + j] * cent[co + j];
-  }
-  return s * x.invNorm[r];
-}
-
-/** sums[c] += sign * row r (normalised). */
-function addRow(x: Matrix, r: number, sums: Float64Array, c: number, sign: number): void {
-  const d = x.dim;
-  const w = x.invNorm[r] * sign;
-  const o = r * d, s = c * d;
-  if (x.data instanceof Uint16Array) {
-    const t = f16Table();
-    const data = x.data;
-    for (let j = 0; j < d; j++) sums[s + j] += t[data[o + j]] * w;
-  } else {
-    const data = x.data;
-    for (let j = 0; j < d; j++) sums[s + j] += data[o + j] * w;
-  }
 }
 
 /**
@@ -380,92 +311,6 @@ function splitEmpty(cent: Float32Array, counts: Float64Array, k: number, d: numb
     nsplit++;
   }
   return nsplit;
-}
-
-export function normaliseRows(m: Float32Array, rows: number, d: number): void {
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += m[r * d + j] * m[r * d + j];
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let j = 0; j < d; j++) m[r * d + j] *= inv;
-  }
-}
-
-/** Row `r` of `x`, normalised, as float32, into `out` at `offset`. */
-function rowInto(x: Matrix, r: number, out: Float32Array, offset: number): void {
-  const d = x.dim;
-  const w = x.invNorm[r];
-  if (x.data instanceof Uint16Array) {
-    const t = f16Table();
-    for (let j = 0; j < d; j++) out[offset + j] = t[x.data[r * d + j]] * w;
-  } else {
-    for (let j = 0; j < d; j++) out[offset + j] = x.data[r * d + j] * w;
-  }
-}
-
-function randomInit(x: Matrix, k: number, rng: Rng): Float32Array {
-  const pick = randomPick(x.rows, k, rng);
-  const c = new Float32Array(k * x.dim);
-  for (let i = 0; i < k; i++) rowInto(x, pick[i], c, i * x.dim);
-  return c;
-}
-
-/** A seeded subset of `m` rows (kept in input order), copied out. */
-export function subsample(x: Matrix, m: number, rng: Rng): Matrix {
-  const idx = sampleSorted(x.rows, m, rng);
-  const d = x.dim;
-  const data = x.data instanceof Uint16Array ? new Uint16Array(m * d) : new Float32Array(m * d);
-  const invNorm = new Float32Array(m);
-  for (let i = 0; i < m; i++) {
-    const r = idx[i];
-    data.set(x.data.subarray(r * d, r * d + d), i * d);
-    invNorm[i] = x.invNorm[r];
-  }
-  return { data, rows: m, dim: d, invNorm };
-}
-
-/**
- * k-means++ seeding (D² sampling with the spherical distance 2 - 2cos) over a pool of at most 8k
- * training points: it is sequential in k, so it suits k up to a few thousand; faiss's random init
- * is the default.
- */
-async function kmeansPlusPlus(x: Matrix, k: number, rng: Rng, opts: KernelOptions): Promise<Float32Array> {
-  const pool = x.rows > 8 * k ? subsample(x, 8 * k, rng) : x;
-  const d = x.dim;
-  const n = pool.rows;
-  const c = new Float32Array(k * d);
-  const dist = new Float64Array(n).fill(Infinity);
-  const kernel = await ProductKernel.create(d, pool.data instanceof Uint16Array ? 'float16' : 'float32', opts);
-  try {
-    let pick = rng.below(n);
-    for (let i = 0; i < k; i++) {
-      rowInto(pool, pick, c, i * d);
-      if (i === k - 1) break;
-      const dots = await kernel.product(pool.data, n, c.subarray(i * d, i * d + d), 1);
-      let total = 0;
-      for (let r = 0; r < n; r++) {
-        const dr = Math.max(0, 2 - 2 * dots[r] * pool.invNorm[r]);
-        if (dr < dist[r]) dist[r] = dr;
-        total += dist[r];
-      }
-      if (!(total > 0)) {
-        pick = rng.below(n); // every point coincides with a centre: any further pick is as good
-        continue;
-      }
-      let u = rng.float() * total;
-      pick = n - 1;
-      for (let r = 0; r < n; r++) {
-        u -= dist[r];
-        if (u < 0) {
-          pick = r;
-          break;
-        }
-      }
-    }
-  } finally {
-    await kernel.release();
-  }
-  return c;
 }
 
 /**
