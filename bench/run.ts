@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   ingest: async () => (await import('./ingest.js')).benchIngest(),
   writers: async () => (await import('./writers.js')).benchWriters(),
   mix: async () => (await import('./mix.js')).benchMix(),
+  coreset: async () => (await import('./coreset.js')).benchCoreset(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
