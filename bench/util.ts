@@ -25,7 +25,7 @@ export function timeCli(args: string[]): Timed {
 
 /** Runs a node script in a child process and reports its time and peak RSS. */
 export function timeNode(script: string, args: string[] = []): Timed {
-  const wrapper = `process.on('exit',()=>process.stderr.write('peak_rss_bytes='+process.resourceUsage().maxRSS*1024+'\\n'));await import(${JSON.stringify(script)});`;
+  const wrapper = `import {readFileSync} from 'node:fs';process.on('exit',()=>process.stderr.write('peak_rss_bytes='+Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status','utf8'))[1])*1024+'\\n'));await import(${JSON.stringify(script)});`;
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, cwd: ROOT });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;

@@ -1,4 +1,5 @@
 /** The `mmcurate` entry point: dispatches to a command and turns errors into exit codes. */
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { COMMANDS } from './commands.js';
@@ -18,7 +19,18 @@ Exit codes: 0 success, 1 failure while running, 2 bad usage, input or config.
 
 /** MMCURATE_REPORT_RSS=1 prints the peak resident memory at exit (worker threads included): the benchmarks read it. */
 if (process.env.MMCURATE_REPORT_RSS) {
-  process.on('exit', () => process.stderr.write(`peak_rss_bytes=${process.resourceUsage().maxRSS * 1024}\n`));
+  process.on('exit', () => process.stderr.write(`peak_rss_bytes=${peakRss()}\n`));
+}
+
+/** VmHWM is this process's own high-water mark; getrusage's maxrss can carry a parent's over fork and exec. */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 export async function main(argv: string[]): Promise<number> {

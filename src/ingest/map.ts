@@ -45,7 +45,13 @@ function toJson(v: unknown): string | null {
   return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? undefined : typeof x === 'bigint' ? Number(x) : x));
 }
 
-function rest(fields: Record<string, unknown>, used: (string | undefined)[]): string | null {
+function rest(fields: Record<string, unknown>, used: (string | undefined)[], plain?: boolean): string | null {
+  if (plain) {
+    // JSON-born fields hold no bytes or bigints: drop the used columns and serialise the object as it is
+    for (const k of used) if (k !== undefined) delete fields[k];
+    for (const _k in fields) return JSON.stringify(fields);
+    return null;
+  }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
     if (used.includes(k) || k === '__key__' || v instanceof Uint8Array) continue;
@@ -119,7 +125,7 @@ async function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions)
     image_format: (decoded?.format ?? null) as CaptionRecord['image_format'],
     width: dims.width,
     height: dims.height,
-    metadata: rest(f, [cap.col, img.col, url.col]),
+    metadata: rest(f, [cap.col, img.col, url.col], item.plain),
   };
 }
 
@@ -174,16 +180,20 @@ function text(f: Record<string, unknown>, _item: RawItem, o: MapOptions): Body<T
     return { reason: 'missing_text', detail: `no text: looked for ${(o.map.text ? [o.map.text] : FIELD_NAMES.text.text!).join(', ')}; available: ${Object.keys(f).join(', ')} (use --map text=COLUMN)` };
   }
   if (t.value.trim() === '') return { reason: 'empty_text', detail: 'the text is blank' };
-  return { kind: 'text', text: t.value, metadata: rest(f, [t.col]) };
+  return { kind: 'text', text: t.value, metadata: rest(f, [t.col], _item.plain) };
 }
+
+const validators: Partial<Record<Kind, ReturnType<typeof recordValidator>>> = {};
 
 export async function toRecord(kind: Kind, source: string, item: RawItem, o: MapOptions): Promise<Mapped> {
   if (item.error) return item.error;
   const f = item.fields!;
   const body = kind === 'caption' ? await caption(f, item, o) : kind === 'interleaved' ? await interleaved(f, item, o) : text(f, item, o);
   if ('reason' in body) return body;
-  const record = { id: recordId(source, item.file, item.key), source, ...body } as AnyRecord;
-  const validate = recordValidator(kind);
+  const record = body as AnyRecord;
+  record.id = recordId(source, item.file, item.key);
+  record.source = source;
+  const validate = (validators[kind] ??= recordValidator(kind));
   if (!validate(record)) return { reason: 'schema_violation', detail: describeErrors(validate.errors, record) };
   return { record };
 }

@@ -83,7 +83,8 @@ export async function runStage<S>(o: StageOptions<S>): Promise<TaskResult[]> {
 
   const run = async (rank: number): Promise<void> => {
     const ctx = { rank, world, outDir: o.outDir, report: (u: number, n: number) => o.progress?.tick(u, n) };
-    const out = o.workers <= 1 || pending.length === 1 ? await runInProcess(o.taskModule, o.spec, ctx) : await runInWorker(o.taskModule, o.spec, ctx);
+    // workers: 1 means in-process (stages that keep a model or an index loaded across tasks ask for it)
+    const out = o.workers <= 1 ? await runInProcess(o.taskModule, o.spec, ctx) : await runInWorker(o.taskModule, o.spec, ctx);
     writeJsonAtomic(markerPath(o.outDir, o.stage, rank), { rank, ...out });
   };
   const queue = [...pending];
@@ -113,7 +114,8 @@ const WORKER = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.ur
 
 function runInWorker<S>(moduleUrl: string, spec: S, ctx: TaskContext): Promise<TaskOutput> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { moduleUrl, spec, rank: ctx.rank, world: ctx.world, outDir: ctx.outDir } });
+    // the same young-generation size as the main thread (bin/mmcurate): records are short-lived garbage
+    const w = new Worker(WORKER, { workerData: { moduleUrl, spec, rank: ctx.rank, world: ctx.world, outDir: ctx.outDir }, resourceLimits: { maxYoungGenerationSizeMb: 192 } });
     let settled = false;
     w.on('message', (m: { type: string; units?: number; records?: number; result?: TaskOutput; message?: string; exitCode?: number }) => {
       if (m.type === 'progress') ctx.report(m.units!, m.records!);

@@ -44,7 +44,7 @@ export interface ShardWriterOptions {
 export const SHARD_DEFAULTS = {
   maxShardRows: 1_000_000,
   maxShardBytes: 256 * 1024 * 1024,
-  maxRowGroupRows: 100_000,
+  maxRowGroupRows: 32_768,
   maxRowGroupBytes: 100 * 1024 * 1024,
 };
 

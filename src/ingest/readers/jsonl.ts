@@ -20,7 +20,7 @@ export const readJsonl: Reader = async function* ({ absPath, relPath, onBytes })
         items.push({ ...at, error: { reason: 'not_an_object', detail: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)?.slice(0, 40)}` } });
         continue;
       }
-      items.push({ ...at, fields: value as Record<string, unknown> });
+      items.push({ file: relPath, location: at.location, key: at.key, baseDir, fields: value as Record<string, unknown>, plain: true });
     }
     if (items.length) yield items;
   }

@@ -10,6 +10,8 @@ export interface RawItem {
   error?: { reason: string; detail: string };
   /** Folder that relative image paths in this record resolve against. */
   baseDir: string;
+  /** The fields came from JSON text (no bytes, no bigints) and belong to this item alone: mapping may consume them. */
+  plain?: boolean;
 }
 
 export interface ReaderInput {
