@@ -26,7 +26,7 @@ const flags: Flags = {
   tasks: { type: 'number', help: 'number of tasks the input files are split into (default: one per file, at most 256)' },
   'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', help: 'MiB per shard at most (default 256)' },
-  'row-group-mb': { type: 'number', help: 'uncompressed MiB per row group at most (default 100)' },
+  'row-group-mb': { type: 'number', help: 'uncompressed MiB per row group at most (default 32)' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };
 

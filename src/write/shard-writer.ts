@@ -45,7 +45,8 @@ export const SHARD_DEFAULTS = {
   maxShardRows: 1_000_000,
   maxShardBytes: 256 * 1024 * 1024,
   maxRowGroupRows: 32_768,
-  maxRowGroupBytes: 100 * 1024 * 1024,
+  // 32 MiB keeps a worker's share of a row group of image bytes, and its encode buffers, well under 1 GiB
+  maxRowGroupBytes: 32 * 1024 * 1024,
 };
 
 export type Row = Record<string, unknown>;
@@ -124,7 +125,9 @@ export class ShardWriter {
   private current?: { fd: number; tmp: string; final: string; sink: FileSink; writer: ParquetWriter; rows: number };
 
   constructor(options: ShardWriterOptions) {
-    this.opts = { ...SHARD_DEFAULTS, ...options };
+    // an option given as undefined means "the default", not "no limit"
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.opts = { ...SHARD_DEFAULTS, ...given } as ShardWriter['opts'];
     this.columns = selectColumns(options.layout, options.columns ?? []);
     mkdirSync(path.join(options.outDir, 'data'), { recursive: true });
   }
