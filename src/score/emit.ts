@@ -4,22 +4,24 @@
  * `metadata/metadata_{i}.parquet` (id, caption/text, url, similarity, width, height, source).
  */
 import { mkdirSync } from 'node:fs';
-import { writeFileAtomic } from '../write/atomic.js';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { f32ToF16 } from '../util/float16.js';
 import { NpyWriter } from '../util/npy.js';
+import { writeFileAtomic } from '../write/atomic.js';
 
-/** A 2-D float16 .npy written row by row (rows buffered to ~1 MiB per write); the shape is filled in on close. */
+/** A 2-D float16 .npy written row by row (rows converted into a ~1 MiB buffer per write); the shape is filled in on close. */
 export class NpyStreamWriter {
-  private chunks: Uint16Array[] = [];
-  private buffered = 0;
+  private readonly buf: Uint16Array;
+  private used = 0;
 
   private constructor(
     readonly file: string,
     private readonly w: NpyWriter,
     readonly dim: number,
-  ) {}
+  ) {
+    this.buf = new Uint16Array(Math.max(1, Math.floor((1 << 19) / dim)) * dim);
+  }
 
   static async create(file: string, dim: number): Promise<NpyStreamWriter> {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -28,32 +30,21 @@ export class NpyStreamWriter {
 
   async append(v: Float32Array): Promise<void> {
     if (v.length !== this.dim) throw new RangeError(`${this.file}: row of ${v.length} values, expected ${this.dim}`);
-    this.chunks.push(f32ToF16(v));
-    this.buffered += 2 * v.length;
-    if (this.buffered >= 1 << 20) await this.flush();
+    f32ToF16(v, this.buf.subarray(this.used, this.used + v.length));
+    this.used += v.length;
+    if (this.used === this.buf.length) await this.flush();
   }
 
   private async flush(): Promise<void> {
-    if (!this.buffered) return;
-    const all = new Uint16Array(this.buffered / 2);
-    let at = 0;
-    for (const c of this.chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    await this.w.write(all);
-    this.chunks = [];
-    this.buffered = 0;
+    if (!this.used) return;
+    await this.w.write(this.buf.subarray(0, this.used));
+    this.used = 0;
   }
 
   async close(): Promise<{ path: string; rows: number }> {
     await this.flush();
     await this.w.close();
     return { path: this.file, rows: this.w.rowsWritten };
-  }
-
-  async abort(): Promise<void> {
-    await this.w.abort();
   }
 }
 

@@ -41,10 +41,6 @@ export class PreprocessPool {
     }
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   run(bytes: Uint8Array): Promise<PreprocessResult> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.workers.length === 0) return preprocessImage(bytes, this.cfg);

@@ -7,13 +7,13 @@
  * The model and the preprocessing pool are cached per process: tasks run one after another in-process (one
  * model per machine), and reloading ONNX sessions per shard would cost seconds each.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import type { Kind } from '../records.js';
 import type { TaskContext, TaskOutput } from '../run/executor.js';
 import type { Device } from '../onnx.js';
 import { Accounting } from '../write/accounting.js';
+import { writeFileAtomic } from '../write/atomic.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter, type ShardInfo } from '../write/shard-writer.js';
 import { RetrievalEmitter, type EmitRow } from './emit.js';
@@ -184,9 +184,7 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
   const rej = rejects.close();
   if (emitter) await emitter.close();
   if (spec.staging) {
-    const file = scoresFile(ctx.outDir, ctx.rank);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, new Uint8Array(Float64Array.from(scores).buffer));
+    writeFileAtomic(scoresFile(ctx.outDir, ctx.rank), new Uint8Array(Float64Array.from(scores).buffer));
   }
   extra.truncated_texts = engine.stats.truncatedTexts - before.truncatedTexts;
   extra.vision_ms = Math.round(engine.stats.visionMs - before.visionMs);
@@ -203,6 +201,7 @@ async function filterPhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutpu
   const acct = new Accounting();
   const dim = Number(spec.kv?.embedding_dim ?? 0);
   const emitter = spec.emitNpy ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, dim, spec.kind === 'caption', true) : null;
+  const emb = (v: unknown) => (v instanceof Uint8Array ? unpackFloat16(v) : undefined);
   let low = 0;
   for await (const batch of readShards(spec, ctx.rank)) {
     for (const { row, rel, index } of batch) {
@@ -217,10 +216,7 @@ async function filterPhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutpu
       }
       writer.write(row);
       acct.kept(source);
-      if (emitter) {
-        const emb = (v: unknown) => (v instanceof Uint8Array ? unpackFloat16(v) : undefined);
-        await emitter.add(emitRow(spec.kind, row, score, {}), emb(row.image_embedding), emb(row.text_embedding));
-      }
+      if (emitter) await emitter.add(emitRow(spec.kind, row, score, {}), emb(row.image_embedding), emb(row.text_embedding));
     }
     ctx.report(batch.length, batch.length);
   }
