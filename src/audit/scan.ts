@@ -7,8 +7,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
-import { openParquet, readRowGroup } from '../io/parquet.js';
-import { batchesOf } from '../mix/inputs.js';
+import { openParquet, readRowGroup, slices } from '../io/parquet.js';
+import { BATCH_ROWS } from '../mix/inputs.js';
 import { imageCount, unified } from '../mix/unify.js';
 import { sampleTokens, type TokenCounter } from '../mix/tokens.js';
 
@@ -165,7 +165,7 @@ export async function scanShards(dir: string, shards: readonly string[], counter
     const scoreCols = SCORE_COLUMNS.filter((c) => pf.columns.includes(c));
     for (const c of scoreCols) if (!scores.has(c)) scores.set(c, { values: new Grow(new Float64Array(1024), (n) => new Float64Array(n)), nulls: 0 });
     for (const g of pf.groups) {
-      for (const sl of batchesOf(g)) {
+      for (const sl of slices(g, BATCH_ROWS)) {
         for (const row of await readRowGroup(pf, sl, columns)) {
           rows++;
           const u = unified(row);

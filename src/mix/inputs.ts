@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { openParquet, readRowGroup } from '../io/parquet.js';
+import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import type { Kind } from '../records.js';
 import type { Manifest } from '../write/manifest.js';
 import { verifyDataset } from '../audit/verify.js';
@@ -37,23 +37,14 @@ export interface InputSource {
   weight?: number;
 }
 
-/**
- * Row ranges to decode at once. NOTE: hyparquet decodes a row group's pages from the start for any row
- * range inside it, so slicing a group into small batches costs quadratic time (50x at 90K rows); whole
- * groups are read unless one is very large (foreign files), then big slices bound the memory.
- */
-export function* batchesOf(group: { start: number; end: number }, maxRows = 262_144): Generator<{ start: number; end: number }> {
-  const n = group.end - group.start;
-  const parts = Math.ceil(n / maxRows);
-  const step = Math.ceil(n / Math.max(1, parts));
-  for (let s = group.start; s < group.end; s += step) yield { start: s, end: Math.min(group.end, s + step) };
-}
+/** Rows per read: whole row groups (readRowGroup decodes a group once and serves its slices), huge foreign groups in big slices. */
+export const BATCH_ROWS = 262_144;
 
 async function* column(ds: InputDataset, columns: string[]): AsyncGenerator<{ start: number; rows: Record<string, unknown>[] }> {
   for (const sh of ds.shards) {
     const pf = await openParquet(path.join(ds.dir, sh.path));
     const cols = columns.filter((c) => pf.columns.includes(c));
-    for (const g of pf.groups) for (const s of batchesOf(g)) yield { start: sh.start + s.start, rows: await readRowGroup(pf, s, cols) };
+    for (const g of pf.groups) for (const s of slices(g, BATCH_ROWS)) yield { start: sh.start + s.start, rows: await readRowGroup(pf, s, cols) };
   }
 }
 

@@ -7,10 +7,10 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { openParquet, readRowGroup } from '../io/parquet.js';
+import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import type { Image, MixtureRecord } from '../records.js';
 import { ShardWriter, type ShardInfo } from '../write/shard-writer.js';
-import { batchesOf, type InputDataset, type InputSource } from './inputs.js';
+import { BATCH_ROWS, type InputDataset, type InputSource } from './inputs.js';
 import { mixOrder, type KindStream } from './order.js';
 import { applyPrompt, type PromptCounts } from './prompts.js';
 import type { Seed } from './random.js';
@@ -183,7 +183,7 @@ export async function writeMixture(req: WriteRequest): Promise<WriteResult> {
     for (const sh of ds.shards) {
       const pf = await openParquet(path.join(ds.dir, sh.path));
       for (const g of pf.groups) {
-        for (const sl of batchesOf(g)) {
+        for (const sl of slices(g, BATCH_ROWS)) {
           let any = false;
           for (let r = sl.start; r < sl.end && !any; r++) any = keyOf[sh.start + r]! >= 0;
           if (!any) continue;

@@ -5,16 +5,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
+import { PACKAGE_ROOT, loadSchema } from '../schemas.js';
 
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
 
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const PIPELINES_DIR = path.join(PACKAGE_ROOT, 'pipelines');
-const SCHEMA_FILE = path.join(PACKAGE_ROOT, 'schemas', 'recipe.schema.json');
 
 export type By = 'samples' | 'tokens';
 export type ShortPolicy = 'shrink' | 'upsample' | 'error';
@@ -72,7 +70,7 @@ function schemaValidator(): ValidateFunction {
   if (compiled) return compiled;
   // verbose: errors carry the schema they failed, so a message can list the keys that are allowed.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-  compiled = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
+  compiled = ajv.compile(loadSchema('recipe.schema.json'));
   return compiled;
 }
 
