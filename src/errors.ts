@@ -18,12 +18,6 @@ export class RunError extends Error {
   }
 }
 
-/** Returns `value` when `ok`, else throws a UsageError with the message: validation that reads inline. */
-export function check<T>(value: T, ok: boolean, message: string): T {
-  if (!ok) throw new UsageError(message);
-  return value;
-}
-
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

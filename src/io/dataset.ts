@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Manifest } from '../write/manifest.js';
-import { openParquet, readRowGroup, slices, type ParquetFile } from './parquet.js';
+import { openParquet, readRowGroup, slices } from './parquet.js';
 
 export interface Dataset {
   dir: string;
@@ -56,8 +56,4 @@ export async function* readBatches(ds: Dataset, opts: { columns?: string[]; batc
       }
     }
   }
-}
-
-export async function shardMeta(p: string): Promise<ParquetFile> {
-  return openParquet(p);
 }

@@ -15,13 +15,8 @@ export interface ParquetFile {
   kv: Record<string, string>;
 }
 
-/** Fast-path file read: the whole file is read once and served from memory when small. */
-async function buffer(path: string): Promise<AsyncBuffer> {
-  return asyncBufferFromFile(path);
-}
-
 export async function openParquet(path: string): Promise<ParquetFile & { file: AsyncBuffer }> {
-  const file = await buffer(path);
+  const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   const groups: { start: number; end: number }[] = [];
   let at = 0;

@@ -12,15 +12,11 @@ export class Progress {
 
   constructor(
     private readonly label: string,
-    private total = 0,
+    private readonly total = 0,
     private readonly unit = 'records',
     private readonly quiet = false,
   ) {
     this.interval = this.tty ? 100 : 10_000;
-  }
-
-  setTotal(total: number): void {
-    this.total = total;
   }
 
   /** `units` toward the total (bytes, say), `records` for the rate line. */

@@ -30,10 +30,6 @@ export class Accounting {
     s.rejected += n;
     s.rejected_by_reason[reason] = (s.rejected_by_reason[reason] ?? 0) + n;
   }
-
-  get totals(): { read: number; kept: number; rejected: number } {
-    return totals(this.sources);
-  }
 }
 
 export function totals(stats: Stats): { read: number; kept: number; rejected: number } {
