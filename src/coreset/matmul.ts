@@ -32,20 +32,36 @@ function asFloat(name: string, out: string, input: EmbDtype): Node[] {
   return input === 'float16' ? [{ op: 'Cast', inputs: [name], outputs: [out], attrs: { to: 1 } }] : [{ op: 'Identity', inputs: [name], outputs: [out] }];
 }
 
+/** The kernel's session for graph `model`, on the device the options ask for (CPU by default). */
+function openKernel(model: Uint8Array, opts: KernelOptions): ReturnType<typeof createSession> {
+  return createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+}
+
+/** What every kernel shares: its onnxruntime session, released when done. */
+abstract class Kernel {
+  protected constructor(protected readonly session: ort.InferenceSession) {}
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
 /**
  * Top-1 inner product of rows against a fixed set of centroids. The centroids are baked into the
  * graph as an initializer, which lets onnxruntime pre-pack them for sgemm once per session.
  */
-export class NearestCentroid {
+export class NearestCentroid extends Kernel {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly k: number,
     readonly dim: number,
     readonly input: EmbDtype,
     /** Results per row: 1, or 2 (best then runner-up, interleaved). */
     readonly top: number,
     readonly provider: 'cuda' | 'cpu',
-  ) {}
+  ) {
+    super(session);
+  }
 
   /**
    * `centroids` is k x d row-major float32. `top` 2 also returns the runner-up (TopK), which
@@ -82,7 +98,7 @@ export class NearestCentroid {
         ...st.initializers,
       ],
     });
-    const { session, provider } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    const { session, provider } = await openKernel(model, opts);
     return new NearestCentroid(session, k, d, input, top, provider);
   }
 
@@ -120,9 +136,6 @@ export class NearestCentroid {
     };
   }
 
-  async release(): Promise<void> {
-    await this.session.release();
-  }
 }
 
 /**
@@ -131,9 +144,9 @@ export class NearestCentroid {
  * the runner-up in the winner's group, and the best of every other group — from one sgemm and one
  * TopK over a [n, groups, size] view. Padding columns carry a -1e30 bias, so they never win.
  */
-export class GroupedNearest {
+export class GroupedNearest extends Kernel {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly k: number,
     readonly dim: number,
     readonly input: EmbDtype,
@@ -141,7 +154,9 @@ export class GroupedNearest {
     readonly size: number,
     /** Results per group: 2, or 1 when groups hold one centroid. */
     readonly per: number,
-  ) {}
+  ) {
+    super(session);
+  }
 
   static async create(centroids: Float32Array, k: number, d: number, input: EmbDtype, groups: number, opts: KernelOptions = {}): Promise<GroupedNearest> {
     const size = Math.ceil(k / groups);
@@ -175,7 +190,7 @@ export class GroupedNearest {
         { name: 'kk', type: 'int64', dims: [1], values: BigInt64Array.from([BigInt(per)]) },
       ],
     });
-    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    const { session } = await openKernel(model, opts);
     return new GroupedNearest(session, k, d, input, t, size, per);
   }
 
@@ -186,9 +201,6 @@ export class GroupedNearest {
     return { best: out.best.data as Float32Array, label: out.label.data as Int32Array };
   }
 
-  async release(): Promise<void> {
-    await this.session.release();
-  }
 }
 
 /** Row statistics a kernel can add: none, squared norms of x, or also of t and x·t (image/text pairs). */
@@ -234,15 +246,17 @@ export interface Edges {
  * raw with their inverse norms, so float16 inputs are used exactly as stored. Only the pairs come
  * back (NonZero inside the graph), not the block's similarity matrix.
  */
-export class PairKernel {
+export class PairKernel extends Kernel {
   private readonly thr = new Float32Array(1);
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly dim: number,
     readonly input: EmbDtype,
     /** true: cos >= threshold (SemDeDup); false: cos > threshold (Bunny). */
     readonly inclusive: boolean,
-  ) {}
+  ) {
+    super(session);
+  }
 
   static async create(d: number, input: EmbDtype, inclusive: boolean, opts: KernelOptions = {}): Promise<PairKernel> {
     const model = buildModel({
@@ -273,7 +287,7 @@ export class PairKernel {
         { name: 'sim', type: 'float', shape: ['e'] },
       ],
     });
-    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    const { session } = await openKernel(model, opts);
     return new PairKernel(session, d, input, inclusive);
   }
 
@@ -293,18 +307,17 @@ export class PairKernel {
     return { i: ij.subarray(0, e), j: ij.subarray(e), sim: out.sim.data as Float32Array };
   }
 
-  async release(): Promise<void> {
-    await this.session.release();
-  }
 }
 
 /** x (n x d) times yᵀ (y: m x d, float32) as an n x m float32 matrix; for small m (k-means++ seeding). */
-export class ProductKernel {
+export class ProductKernel extends Kernel {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly dim: number,
     readonly input: EmbDtype,
-  ) {}
+  ) {
+    super(session);
+  }
 
   static async create(d: number, input: EmbDtype, opts: KernelOptions = {}): Promise<ProductKernel> {
     const model = buildModel({
@@ -316,7 +329,7 @@ export class ProductKernel {
       ],
       outputs: [{ name: 's', type: 'float', shape: ['n', 'm'] }],
     });
-    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    const { session } = await openKernel(model, opts);
     return new ProductKernel(session, d, input);
   }
 
@@ -326,9 +339,6 @@ export class ProductKernel {
     return out.s.data as Float32Array;
   }
 
-  async release(): Promise<void> {
-    await this.session.release();
-  }
 }
 
 /**
@@ -336,12 +346,14 @@ export class ProductKernel {
  * product x·t — the image/text embedding pair's norms and raw CLIP score. NaN/Inf propagate, which
  * is how invalid rows are found.
  */
-export class RowStats {
+export class RowStats extends Kernel {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
     readonly dim: number,
     readonly paired: boolean,
-  ) {}
+  ) {
+    super(session);
+  }
 
   static async create(d: number, input: EmbDtype, paired: boolean, opts: KernelOptions = {}): Promise<RowStats> {
     const st = statsGraph(input, paired ? 'xt' : 'x');
@@ -352,7 +364,7 @@ export class RowStats {
       outputs: st.outputs,
       initializers: st.initializers,
     });
-    const { session } = await createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+    const { session } = await openKernel(model, opts);
     return new RowStats(session, d, paired);
   }
 
@@ -367,7 +379,4 @@ export class RowStats {
     return { ssx: out.ssx.data as Float32Array, sst: out.sst?.data as Float32Array | undefined, dot: out.dot?.data as Float32Array | undefined };
   }
 
-  async release(): Promise<void> {
-    await this.session.release();
-  }
 }

@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { writeFileAtomic } from '../write/atomic.js';
 
 export type ColType = 'f64' | 'f32' | 'i32' | 'u16';
 export interface ColSpec {
@@ -127,18 +128,9 @@ export class SpillWriter {
     await this.fh.close();
     await fsp.rename(`${this.path}.tmp`, this.path);
     const index: Index = { specs: this.specs, segments: this.segments };
-    await fsp.writeFile(`${this.path}.idx.json.tmp`, JSON.stringify(index));
-    await fsp.rename(`${this.path}.idx.json.tmp`, `${this.path}.idx.json`);
+    writeFileAtomic(`${this.path}.idx.json`, JSON.stringify(index));
     return this.segments.reduce((a, s) => a + s.rows, 0);
   }
-}
-
-/** Rows per key in a spill file (from its index). */
-export async function spillCounts(path: string): Promise<Map<number, number>> {
-  const index = JSON.parse(await fsp.readFile(`${path}.idx.json`, 'utf8')) as Index;
-  const m = new Map<number, number>();
-  for (const s of index.segments) m.set(s.key, (m.get(s.key) ?? 0) + s.rows);
-  return m;
 }
 
 /** Every row spilled under `key` in the given files, in file order then write order. */

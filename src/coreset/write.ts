@@ -14,7 +14,7 @@ import { Accounting } from '../write/accounting.js';
 import { RejectWriter, type Reject } from '../write/rejects.js';
 import { ShardWriter } from '../write/shard-writer.js';
 import { f32ToF16 } from '../util/float16.js';
-import { NpyReader } from '../util/npy.js';
+import { NpyReader, type NpyArray } from '../util/npy.js';
 import { unpackId, type CoresetTaskSpec } from './layout.js';
 import { fateOf, loadCuts, partResults, type Cuts, type Fate, type PartResults } from './select.js';
 import { laionRowId, partOf, type SourceSpec } from './source.js';
@@ -131,8 +131,10 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
   const txt = part.text ? await NpyReader.open(part.text) : undefined;
   const meta = part.meta ? await openParquet(part.meta) : undefined;
   const file = path.relative(src.dir, part.meta ?? part.img!);
-  const f16 = async (r: NpyReader, i: number): Promise<Uint8Array> => {
-    const v = await r.readRows(i, 1);
+  const d = src.dim;
+  // Row i of a slice's embeddings as float16 bytes (a copy: the block is reused).
+  const f16 = (block: NpyArray, i: number): Uint8Array => {
+    const v = block.subarray(i * d, (i + 1) * d);
     const h = v instanceof Uint16Array ? v : f32ToF16(v);
     return new Uint8Array(h.buffer, h.byteOffset, h.byteLength).slice();
   };
@@ -140,6 +142,8 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
     const groups = meta ? meta.groups.flatMap((g) => [...slices(g, 4096)]) : [...slices({ start: 0, end: part.rows }, 4096)];
     for (const s of groups) {
       const metaRows = meta ? await readRowGroup(meta, s) : undefined;
+      // The slice's embeddings, read in one go when its first kept row needs them.
+      let imgBlock: NpyArray | undefined, txtBlock: NpyArray | undefined;
       for (let i = s.start; i < s.end; i++) {
         const m = metaRows?.[i - s.start] ?? {};
         const id = laionRowId(src.source, part.name, i);
@@ -164,9 +168,9 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
           width: dim(m.width),
           height: dim(m.height),
           metadata: JSON.stringify(rest),
-          image_embedding: await f16(img, i),
+          image_embedding: f16((imgBlock ??= await img.readRows(s.start, s.end - s.start)), i - s.start),
         };
-        if (txt) row.text_embedding = await f16(txt, i);
+        if (txt) row.text_embedding = f16((txtBlock ??= await txt.readRows(s.start, s.end - s.start)), i - s.start);
         if (src.scores) row.clip_score = res.score[i];
         emit(row, i, where);
       }
