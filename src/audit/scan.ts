@@ -164,9 +164,13 @@ export async function scanShards(dir: string, shards: readonly string[], counter
     const columns = READ_COLUMNS.filter((c) => pf.columns.includes(c));
     const scoreCols = SCORE_COLUMNS.filter((c) => pf.columns.includes(c));
     for (const c of scoreCols) if (!scores.has(c)) scores.set(c, { values: new Grow(new Float64Array(1024), (n) => new Float64Array(n)), nulls: 0 });
-    for (const g of pf.groups) {
-      for (const sl of slices(g, BATCH_ROWS)) {
-        for (const row of await readRowGroup(pf, sl, columns)) {
+    // a shard whose footer reads but whose pages do not (a flipped byte) is reported, not a crash
+    const batches = async function* (): AsyncGenerator<Record<string, unknown>[]> {
+      for (const g of pf.groups) for (const sl of slices(g, BATCH_ROWS)) yield await readRowGroup(pf, sl, columns);
+    };
+    try {
+      for await (const batch of batches()) {
+        for (const row of batch) {
           rows++;
           const u = unified(row);
           const nImages = imageCount(u);
@@ -201,6 +205,8 @@ export async function scanShards(dir: string, shards: readonly string[], counter
           }
         }
       }
+    } catch (err) {
+      unreadable.push({ path: rel, error: errorMessage(err) });
     }
   }
   const dist: Record<string, Distribution> = {};
