@@ -33,3 +33,30 @@ test('row groups close at their byte budget', async () => {
   const groups = await duck(`SELECT count(DISTINCT row_group_id)::INTEGER AS g FROM parquet_metadata('${path.join(dir, s!.path)}')`);
   assert.ok((groups[0]!.g as number) >= 5, `${groups[0]!.g} row groups`);
 });
+
+test('strings are written as UTF-8 exactly as TextEncoder encodes them, ASCII and not, with nulls and lone surrogates', async () => {
+  const texts = ['plain ascii', 'café au lait', '猫が座っている', 'emoji 🐱 cat', '', 'lone \ud800 surrogate', 'end \udc00', 'x'.repeat(3000)];
+  for (const set of [texts, texts.filter((t) => !/[^\x00-\x7f]/.test(t))]) {
+    const dir = tmpDir();
+    const w = new ShardWriter({ outDir: dir, layout: 'caption', rank: 0 });
+    // enough rows that the writer takes its bulk (plain) path for distinct strings
+    for (let i = 0; i < 600; i++) {
+      const r = row(i, 0);
+      r.image = { bytes: null, path: `https://example.com/${set[i % set.length]}/${i}` };
+      r.text = `${set[i % set.length]} ${i}`;
+      r.url = i % 3 === 0 ? null : (r.image as { path: string }).path;
+      w.write(r);
+    }
+    const [s] = w.close();
+    const got = await duck(`SELECT text, url, image.path AS p FROM read_parquet('${path.join(dir, s!.path)}') ORDER BY id`);
+    const dec = new TextDecoder();
+    const enc = new TextEncoder();
+    got.forEach((g, i) => {
+      const t = `${set[i % set.length]} ${i}`;
+      assert.equal(g.text, dec.decode(enc.encode(t)), `row ${i}`);
+      const p = `https://example.com/${set[i % set.length]}/${i}`;
+      assert.equal(g.p, dec.decode(enc.encode(p)));
+      assert.equal(g.url, i % 3 === 0 ? null : dec.decode(enc.encode(p)));
+    });
+  }
+});

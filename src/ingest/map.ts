@@ -18,6 +18,8 @@ export interface MapOptions {
 
 export type Mapped = { record: AnyRecord } | { reason: string; detail: string };
 type Body<R> = Omit<R, 'id' | 'source'> | { reason: string; detail: string };
+/** Rows without images to decode (URL references, text) map synchronously: a promise per row costs more than the row. */
+type Maybe<T> = T | Promise<T>;
 
 /** The fields each kind takes from its input, and the column names recognised for each. */
 export const FIELD_NAMES: Record<Kind, Record<string, string[]>> = {
@@ -47,10 +49,13 @@ function toJson(v: unknown): string | null {
 
 function rest(fields: Record<string, unknown>, used: (string | undefined)[], plain?: boolean): string | null {
   if (plain) {
-    // JSON-born fields hold no bytes or bigints: drop the used columns and serialise the object as it is
-    for (const k of used) if (k !== undefined) delete fields[k];
-    for (const _k in fields) return JSON.stringify(fields);
-    return null;
+    // JSON-born fields hold no bytes or bigints: serialise the object as it is, minus the used columns.
+    // Setting them undefined (JSON.stringify skips them) keeps V8's fast object shape; `delete` does not.
+    let left = 0;
+    for (const k in fields) if (fields[k] !== undefined && !used.includes(k)) left++;
+    if (left === 0) return null;
+    for (const k of used) if (k !== undefined) fields[k] = undefined;
+    return JSON.stringify(fields);
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
@@ -63,26 +68,22 @@ function rest(fields: Record<string, unknown>, used: (string | undefined)[], pla
 
 type ImageResult = { image: Image; decoded?: DecodedImage } | ImageFailure;
 
-async function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: string): Promise<ImageResult | undefined> {
+function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: string): Maybe<ImageResult | undefined> {
   if (value === undefined || value === null) return undefined;
   const maxPixels = o.maxPixels;
-  if (value instanceof Uint8Array) {
-    const d = await o.limit(() => checkImage(value, maxPixels, what));
-    return isFailure(d) ? d : { image: { bytes: d.bytes, path: null }, decoded: d };
-  }
+  const kept = (d: DecodedImage | ImageFailure, path: string | null): ImageResult => (isFailure(d) ? d : { image: { bytes: d.bytes, path }, decoded: d });
+  if (value instanceof Uint8Array) return o.limit(() => checkImage(value, maxPixels, what)).then((d) => kept(d, null));
   if (typeof value === 'string') {
     if (value.trim() === '') return undefined;
     if (URL_RE.test(value)) return { image: { bytes: null, path: value } };
-    const d = await o.limit(() => loadLocalImage(baseDir, value, maxPixels));
-    return isFailure(d) ? d : { image: { bytes: d.bytes, path: value }, decoded: d };
+    return o.limit(() => loadLocalImage(baseDir, value, maxPixels)).then((d) => kept(d, value));
   }
   if (typeof value === 'object') {
     const obj = value as { bytes?: unknown; path?: unknown };
     const p = typeof obj.path === 'string' ? obj.path : null;
     if (obj.bytes instanceof Uint8Array) {
       const bytes = obj.bytes;
-      const d = await o.limit(() => checkImage(bytes, maxPixels, p ?? what));
-      return isFailure(d) ? d : { image: { bytes: d.bytes, path: p }, decoded: d };
+      return o.limit(() => checkImage(bytes, maxPixels, p ?? what)).then((d) => kept(d, p));
     }
     if (p) return resolveImage(p, baseDir, o, what);
     return undefined;
@@ -95,7 +96,7 @@ function num(v: unknown): number | null {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 2 ** 31 ? n : null;
 }
 
-async function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions): Promise<Body<CaptionRecord>> {
+function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions): Maybe<Body<CaptionRecord>> {
   const cap = pick(f, 'caption', 'caption', o.map);
   if (typeof cap.value !== 'string') {
     const looked = o.map.caption ? [o.map.caption] : FIELD_NAMES.caption.caption!;
@@ -106,7 +107,22 @@ async function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions)
   const url = pick(f, 'caption', 'url', o.map);
   const meta = f.json && typeof f.json === 'object' ? (f.json as Record<string, unknown>) : {};
   const urlValue = typeof url.value === 'string' && url.value ? url.value : typeof meta.url === 'string' ? meta.url : null;
-  const resolved = await resolveImage(img.value, item.baseDir, o, `image of ${item.location}`);
+  const resolved = resolveImage(img.value, item.baseDir, o, `image of ${item.location}`);
+  const finish = (r: ImageResult | undefined): Body<CaptionRecord> => captionBody(f, item, o, cap as { col?: string; value: string }, img.col, url.col, urlValue, meta, r);
+  return resolved instanceof Promise ? resolved.then(finish) : finish(resolved);
+}
+
+function captionBody(
+  f: Record<string, unknown>,
+  item: RawItem,
+  o: MapOptions,
+  cap: { col?: string; value: string },
+  imgCol: string | undefined,
+  urlCol: string | undefined,
+  urlValue: string | null,
+  meta: Record<string, unknown>,
+  resolved: ImageResult | undefined,
+): Body<CaptionRecord> {
   if (resolved && 'reason' in resolved) return resolved;
   let image: Image;
   let decoded: DecodedImage | undefined;
@@ -125,7 +141,7 @@ async function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions)
     image_format: (decoded?.format ?? null) as CaptionRecord['image_format'],
     width: dims.width,
     height: dims.height,
-    metadata: rest(f, [cap.col, img.col, url.col], item.plain),
+    metadata: rest(f, [cap.col, imgCol, urlCol], item.plain),
   };
 }
 
@@ -185,10 +201,15 @@ function text(f: Record<string, unknown>, _item: RawItem, o: MapOptions): Body<T
 
 const validators: Partial<Record<Kind, ReturnType<typeof recordValidator>>> = {};
 
-export async function toRecord(kind: Kind, source: string, item: RawItem, o: MapOptions): Promise<Mapped> {
+/** Maps one raw item; synchronous unless an image has to be read or decoded. */
+export function toRecord(kind: Kind, source: string, item: RawItem, o: MapOptions): Maybe<Mapped> {
   if (item.error) return item.error;
   const f = item.fields!;
-  const body = kind === 'caption' ? await caption(f, item, o) : kind === 'interleaved' ? await interleaved(f, item, o) : text(f, item, o);
+  const body = kind === 'caption' ? caption(f, item, o) : kind === 'interleaved' ? interleaved(f, item, o) : text(f, item, o);
+  return body instanceof Promise ? body.then((b) => finishRecord(kind, source, item, b)) : finishRecord(kind, source, item, body);
+}
+
+function finishRecord(kind: Kind, source: string, item: RawItem, body: Body<CaptionRecord> | Body<InterleavedRecord> | Body<TextRecord>): Mapped {
   if ('reason' in body) return body;
   const record = body as AnyRecord;
   record.id = recordId(source, item.file, item.key);

@@ -40,20 +40,26 @@ export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskO
     const reader = readerFor(unit.format, spec.textSplit);
     const items = reader({ absPath: unit.absPath, relPath: unit.relPath, onBytes: (n) => ctx.report(n, 0) });
     // two batches in flight: the next one is read and decoded while this one is written
-    const mapped = mapOrdered<RawItem[], [RawItem, Mapped][]>(items, 2, (batch) =>
-      Promise.all(batch.map(async (item): Promise<[RawItem, Mapped]> => [item, await toRecord(spec.kind, unit.source, item, opts)])),
-    );
+    const mapped = mapOrdered<RawItem[], { items: RawItem[]; results: Mapped[] }>(items, 2, async (batch) => {
+      const results = batch.map((item) => toRecord(spec.kind, unit.source, item, opts));
+      // only rows with images to decode come back as promises; a batch of URL rows never waits
+      return { items: batch, results: results.some((r) => r instanceof Promise) ? await Promise.all(results) : (results as Mapped[]) };
+    });
     try {
-      for await (const batch of mapped) for (const [item, m] of batch) {
-        ctx.report(0, 1);
-        if ('record' in m) {
-          writer.write(m.record as unknown as Row);
-          acct.kept(unit.source);
-          continue;
+      for await (const { items: batch, results } of mapped) {
+        for (let i = 0; i < batch.length; i++) {
+          const item = batch[i]!;
+          const m = results[i]!;
+          if ('record' in m) {
+            writer.write(m.record as unknown as Row);
+            acct.kept(unit.source);
+            continue;
+          }
+          if (spec.strict) throw new RunError(`${unit.relPath}, ${item.location}: ${m.reason}: ${m.detail} (--strict stops at the first bad record)`);
+          acct.rejected(unit.source, m.reason);
+          rejects.write({ source: unit.source, file: item.file, location: item.location, reason: m.reason, detail: m.detail });
         }
-        if (spec.strict) throw new RunError(`${unit.relPath}, ${item.location}: ${m.reason}: ${m.detail} (--strict stops at the first bad record)`);
-        acct.rejected(unit.source, m.reason);
-        rejects.write({ source: unit.source, file: item.file, location: item.location, reason: m.reason, detail: m.detail });
+        ctx.report(0, batch.length);
       }
     } catch (err) {
       if (!(err instanceof UnreadableFileError) || spec.strict) throw err;

@@ -11,6 +11,7 @@ import type { Layout } from '../records.js';
 import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } from './parquet-schema.js';
 import { tmpName } from './atomic.js';
 import { gzipSync } from 'node:zlib';
+import { encodeUtf8 } from './utf8.js';
 import { VERSION } from '../version.js';
 
 const gzip = (input: Uint8Array): Uint8Array => {
@@ -93,6 +94,21 @@ function mostlyDistinct(c: ColumnDef, rows: Row[]): boolean {
   return seen.size > n / 2;
 }
 
+const isUtf8 = (c: ColumnDef): boolean => c.elements.length === 1 && c.elements[0]!.converted_type === 'UTF8';
+const isImage = (c: ColumnDef): boolean => c.elements.length === 3 && c.elements[1]!.name === 'bytes' && c.elements[2]!.name === 'path';
+
+/**
+ * A column's values as the Parquet writer takes them. Distinct strings (ids, captions, URLs, image paths) go
+ * over pre-encoded in bulk; repeated ones stay strings, which the dictionary keys by value.
+ */
+function columnValues(c: ColumnDef, rows: Row[], plain: boolean): unknown[] {
+  const values = rows.map((r) => r[c.name] ?? null);
+  if (plain && isUtf8(c)) return encodeUtf8(values);
+  if (!isImage(c)) return values;
+  const paths = encodeUtf8(values.map((v) => (v as { path?: unknown } | null)?.path ?? null));
+  return values.map((v, i) => (v === null ? null : { bytes: (v as { bytes?: unknown }).bytes ?? null, path: paths[i] }));
+}
+
 /** A ByteWriter that streams to a file descriptor and hashes what it writes. */
 class FileSink extends ByteWriter {
   written = 0;
@@ -158,14 +174,17 @@ export class ShardWriter {
     const shard = this.current ?? this.openShard();
     const rows = this.buffer;
     // min/max statistics pay off for numbers (score filters push down); on text and bytes they cost time
-    const columnData = this.columns.map((c) => ({
-      name: c.name,
-      data: rows.map((r) => r[c.name] ?? null),
-      statistics: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
-      // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
-      codec: holdsBinary(c, rows) ? ('UNCOMPRESSED' as const) : ('GZIP' as const),
-      ...(mostlyDistinct(c, rows) ? { encoding: 'PLAIN' as const } : {}),
-    }));
+    const columnData = this.columns.map((c) => {
+      const plain = mostlyDistinct(c, rows);
+      return {
+        name: c.name,
+        data: columnValues(c, rows, plain),
+        statistics: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
+        // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
+        codec: holdsBinary(c, rows) ? ('UNCOMPRESSED' as const) : ('GZIP' as const),
+        ...(plain ? { encoding: 'PLAIN' as const } : {}),
+      };
+    });
     shard.writer.write({ columnData, rowGroupSize: rows.length });
     shard.sink.drain();
     shard.rows += rows.length;

@@ -17,15 +17,25 @@ export function openMaybeGzip(absPath: string, onBytes: (n: number) => void): Re
   return raw.pipe(gz);
 }
 
-/** Yields batches of `{line, n}` (1-based line numbers); a trailing `\r` is dropped. */
-export async function* readLineBatches(absPath: string, relPath: string, onBytes: (n: number) => void, batch = 1024): AsyncGenerator<{ line: string; n: number }[]> {
+/** A batch of consecutive lines; `first` is the 1-based number of `lines[0]`. */
+export interface LineBatch {
+  lines: string[];
+  first: number;
+}
+
+/**
+ * Yields batches of consecutive lines (a trailing `\r` dropped). Plain strings with one line number per
+ * batch, not an object per line: JSONL ingest is bound by per-row allocations.
+ */
+export async function* readLineBatches(absPath: string, relPath: string, onBytes: (n: number) => void, batch = 1024): AsyncGenerator<LineBatch> {
   const decoder = new StringDecoder('utf8');
   let rest = '';
   let n = 0;
-  let out: { line: string; n: number }[] = [];
+  let out: string[] = [];
+  let first = 1;
   const push = (line: string): void => {
     n++;
-    out.push({ line: line.endsWith('\r') ? line.slice(0, -1) : line, n });
+    out.push(line.endsWith('\r') ? line.slice(0, -1) : line);
   };
   try {
     for await (const chunk of openMaybeGzip(absPath, onBytes)) {
@@ -34,17 +44,18 @@ export async function* readLineBatches(absPath: string, relPath: string, onBytes
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
         push(text.slice(start, nl));
         start = nl + 1;
+        if (out.length >= batch) {
+          yield { lines: out, first };
+          out = [];
+          first = n + 1;
+        }
       }
       rest = text.slice(start);
-      if (out.length >= batch) {
-        yield out;
-        out = [];
-      }
     }
   } catch (err) {
     throw new UnreadableFileError(relPath, `cannot read ${relPath} after line ${n}: ${(err as Error).message}`);
   }
   rest += decoder.end();
   if (rest !== '') push(rest);
-  if (out.length) yield out;
+  if (out.length) yield { lines: out, first };
 }

@@ -16,8 +16,10 @@ export function textReader(split: 'line' | 'paragraph' | 'file'): Reader {
       const loc = split === 'file' ? 'file' : `line ${startLine}`;
       items.push({ file: relPath, location: loc, key: loc, baseDir, fields: { text } });
     };
-    for await (const lines of readLineBatches(absPath, relPath, onBytes, BATCH)) {
-      for (const { line, n } of lines) {
+    for await (const { lines, first } of readLineBatches(absPath, relPath, onBytes, BATCH)) {
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        const n = first + i;
         if (split === 'line') {
           if (line.trim() !== '') items.push({ file: relPath, location: `line ${n}`, key: `line ${n}`, baseDir, fields: { text: line } });
           continue;
