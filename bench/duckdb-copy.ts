@@ -1,8 +1,8 @@
-/** The DuckDB peer: copies the given input to Parquet (snappy) and exits; run in its own process for its RSS. */
+/** The DuckDB peer: copies the given input to Parquet (snappy unless a codec is given) and exits; run in its own process for its RSS. */
 import { DuckDBInstance } from '@duckdb/node-api';
 
-const [reader, out] = process.argv.slice(-2);
+const [reader, out, codec = 'snappy'] = process.argv.slice(2);
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
-await c.run(`COPY (SELECT * FROM ${reader}) TO '${out}' (FORMAT parquet, COMPRESSION snappy)`);
+await c.run(`COPY (SELECT * FROM ${reader}) TO '${out}' (FORMAT parquet, COMPRESSION ${codec})`);
 c.closeSync();

