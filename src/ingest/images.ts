@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { probeImage } from '../image/header.js';
 
 /** PIL's decompression-bomb threshold (Image.MAX_IMAGE_PIXELS); override with --max-pixels. */
 export const DEFAULT_MAX_PIXELS = 89_478_485;
@@ -29,14 +30,17 @@ const FORMAT_NAMES: Record<string, string> = { jpeg: 'jpeg', jpg: 'jpeg', png: '
 
 export async function checkImage(bytes: Uint8Array, maxPixels: number, what: string): Promise<DecodedImage | ImageFailure> {
   if (bytes.byteLength === 0) return { reason: 'image_empty', detail: `${what} has zero bytes` };
-  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
+  // the header probe answers in microseconds what a libvips metadata call answers in ~0.4 ms
+  let head: { format: string; width: number; height: number; orientation: number } | undefined = probeImage(bytes);
+  if (!head) {
+    try {
+      const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+      head = { format: meta.format ?? 'unknown', width: meta.width ?? 0, height: meta.pageHeight ?? meta.height ?? 0, orientation: meta.orientation ?? 1 };
+    } catch (err) {
+      return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
+    }
   }
-  const w = meta.width ?? 0;
-  const h = meta.pageHeight ?? meta.height ?? 0;
+  const { width: w, height: h } = head;
   if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
   try {
     const p = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, sequentialRead: true });
@@ -45,10 +49,10 @@ export async function checkImage(bytes: Uint8Array, maxPixels: number, what: str
   } catch (err) {
     return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
   }
-  const rotated = (meta.orientation ?? 1) >= 5;
+  const rotated = head.orientation >= 5;
   return {
     bytes,
-    format: FORMAT_NAMES[meta.format ?? ''] ?? String(meta.format),
+    format: FORMAT_NAMES[head.format] ?? String(head.format),
     width: rotated ? h : w,
     height: rotated ? w : h,
   };
