@@ -3,6 +3,9 @@
 
     /usr/bin/python3 scripts/make_test_clip.py [OUT_DIR]
 
+It also writes the same encoder in the OpenCLIP / Immich layout to test/fixtures/openclip-test/ (see
+write_openclip_layout), so tests can check that both layouts give the same embeddings.
+
 This is NOT a real CLIP. It is a tiny, hand-constructed network with the exact interface of an HF CLIP export
 (onnx/vision_model.onnx: pixel_values -> image_embeds, onnx/text_model.onnx: input_ids, attention_mask ->
 text_embeds, a CLIP-style BPE tokenizer.json, preprocessor_config.json, config.json) so that the real ONNX path
@@ -36,6 +39,7 @@ import torch
 from onnx import TensorProto, helper
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "models", "test-clip")
+OPENCLIP_OUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "openclip-test")
 CONTEXT = 77
 D = 64
 COLOUR = slice(0, 6)
@@ -354,6 +358,61 @@ def fp16_io_variant(model, path):
     onnx.save(m, path)
 
 
+class NormalizedVision(torch.nn.Module):
+    """open_clip's encode_image(normalize=True), as Immich's exporter wraps it."""
+
+    def __init__(self, vision):
+        super().__init__()
+        self.vision = vision
+
+    def forward(self, image):
+        return torch.nn.functional.normalize(self.vision(image), dim=-1)
+
+
+class MasklessText(torch.nn.Module):
+    """open_clip's encode_text(normalize=True): ids only, no attention mask. A causal CLIP pools at the first
+    end token, so nothing after it counts: the mask is rebuilt from the ids (positions up to the first eot)."""
+
+    def __init__(self, text, eot):
+        super().__init__()
+        self.text = text
+        self.eot = eot
+
+    def forward(self, text):
+        is_eot = (text == self.eot).to(torch.int32)
+        before = torch.cumsum(is_eot, dim=1) - is_eot
+        mask = (before == 0).to(torch.int64)
+        return torch.nn.functional.normalize(self.text(text.to(torch.int64), mask), dim=-1)
+
+
+def write_openclip_layout(out, vision, text, vocab, eot):
+    """The file set of Immich's OpenCLIP exports (immich-app/immich machine-learning/export, e.g. the Hub repo
+    immich-app/ViT-B-32__openai): config.json (open_clip model config), visual/model.onnx (image -> embedding,
+    float32 [1, 3, 224, 224]), visual/preprocess_cfg.json (open_clip PreprocessCfg), textual/model.onnx
+    (text -> embedding, int32 [1, context]) and the HF tokenizer files in textual/. Batch 1 is fixed, as the
+    current exporter writes it (no dynamic axes)."""
+    for sub in ("visual", "textual"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"embed_dim": D, "mmcurate_test_encoder": True,
+                   "description": "mmcurate TEST encoder in the OpenCLIP / Immich ONNX layout; not a trained CLIP. "
+                                  "Built by scripts/make_test_clip.py.",
+                   "vision_cfg": {"image_size": 224, "layers": 0, "width": 0, "patch_size": 32},
+                   "text_cfg": {"context_length": CONTEXT, "vocab_size": len(vocab), "width": 0, "heads": 0,
+                                "layers": 0, "hf_tokenizer_name": "mmcurate/test-clip"}}, f, indent=1)
+    with open(os.path.join(out, "visual", "preprocess_cfg.json"), "w") as f:
+        json.dump({"size": [224, 224], "mode": "RGB", "mean": MEAN, "std": STD, "interpolation": "bicubic",
+                   "resize_mode": "shortest", "fill_color": 0}, f, indent=1)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        with open(os.path.join(OUT, name), "rb") as src, open(os.path.join(out, "textual", name), "wb") as dst:
+            dst.write(src.read())
+    with torch.no_grad():
+        export(NormalizedVision(vision).eval(), (torch.zeros(1, 3, 224, 224),), os.path.join(out, "visual", "model.onnx"),
+               ["image"], "embedding", None)
+        export(MasklessText(text, eot).eval(), (torch.full((1, CONTEXT), eot, dtype=torch.int32),),
+               os.path.join(out, "textual", "model.onnx"), ["text"], "embedding", None)
+
+
 def main():
     torch.manual_seed(0)
     os.makedirs(os.path.join(OUT, "onnx"), exist_ok=True)
@@ -428,6 +487,7 @@ def main():
     onnx.checker.check_model(small)
     onnx.save(small, os.path.join(fixtures, "text_model_dim32.onnx"))
 
+    write_openclip_layout(OPENCLIP_OUT, vision, text, vocab, eot)
     print(f"wrote {OUT}: vocab {len(vocab)}, {len(merges)} merges, D={D} (TEST encoder)")
 
 

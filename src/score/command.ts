@@ -20,7 +20,7 @@ import { closeCachedEngine, scoresFile, type ScoreExtra, type ScoreSpec } from '
 const flags: Flags = {
   input: { type: 'string', help: 'a dataset folder written by an earlier stage (ingest)' },
   out: { type: 'string', help: 'output folder' },
-  model: { type: 'string', help: 'model folder (HF / Transformers.js CLIP or SigLIP export, see docs/score.md); default: the embedded TEST encoder' },
+  model: { type: 'string', help: 'model folder (HF / Transformers.js CLIP or SigLIP export, or an OpenCLIP export in Immich\'s layout, see docs/score.md); default: the embedded TEST encoder' },
   'model-variant': { type: 'string', help: 'ONNX file variant: fp32 (default), fp16, quantized, int8, uint8, q4, ...' },
   device: { type: 'string', help: 'auto (default: CUDA when its provider loads, else CPU) | cuda | cpu' },
   batch: { type: 'number', help: 'model batch size (default 64)' },

@@ -1,29 +1,22 @@
 /**
- * A CLIP-style model directory (HF / Optimum / Transformers.js export) opened for scoring: the two ONNX
- * towers on CPU or CUDA through src/onnx.ts, the tokenizer and the preprocessing plan. Everything that can be
- * wrong with the directory is checked here, before any data is read.
+ * A CLIP-style model directory (HF / Optimum / Transformers.js export, or an OpenCLIP export in Immich's layout)
+ * opened for scoring: the two ONNX towers on CPU or CUDA through src/onnx.ts, the tokenizer and the
+ * preprocessing plan. Everything that can be wrong with the directory is checked here, before any data is read.
  */
-import { access, readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { createSession, type Device, ort } from '../onnx.js';
 import { f16ToF32, f32ToF16 } from '../util/float16.js';
-import { type PreprocessConfig, parsePreprocessorConfig } from './preprocess-config.js';
+import { EXPECTED_LAYOUT, type ModelLayout, modelName, resolveLayout, type TowerSpec } from './layout.js';
+import { CleaningTokenizer } from './openclip.js';
+import type { PreprocessConfig } from './preprocess-config.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+
+export { EXPECTED_LAYOUT } from './layout.js';
 
 /** The embedded TEST encoder used when no --model is given (scripts/make_test_clip.py). */
 export const TEST_MODEL_DIR = fileURLToPath(new URL('../../../models/test-clip/', import.meta.url));
-
-export const EXPECTED_LAYOUT = `Expected a model directory laid out like an HF / Transformers.js CLIP export:
-  MODEL_DIR/
-    config.json                 (optional; text_config.max_position_embeddings sets the context length)
-    preprocessor_config.json    (CLIPImageProcessor / SiglipImageProcessor fields: size, crop_size, image_mean, ...)
-    tokenizer.json              (+ tokenizer_config.json when present)
-    onnx/vision_model.onnx      input pixel_values [batch, 3, H, W] -> output image_embeds [batch, D]
-    onnx/text_model.onnx        input input_ids [batch, seq] (+ attention_mask) -> output text_embeds [batch, D]
-  Variants onnx/*_fp16.onnx, *_quantized.onnx, ... are picked with --model-variant; the ONNX files may also sit
-  directly in MODEL_DIR. See docs/score.md for where to download real weights.`;
 
 export interface LoadOptions {
   device?: Device;
@@ -65,9 +58,9 @@ interface Tower {
   output: string;
   hasMask: boolean;
   maskType: string;
+  /** A batch size fixed in the graph (Immich's current exports take exactly 1); undefined: any. */
+  fixedBatch?: number;
 }
-
-const VARIANT_SUFFIX: Record<string, string> = { fp32: '', '': '' };
 
 /**
  * @example
@@ -77,53 +70,87 @@ const VARIANT_SUFFIX: Record<string, string> = { fp32: '', '': '' };
 export async function loadModel(dirArg: string | undefined, opts: LoadOptions = {}): Promise<ClipModel> {
   const dir = resolve(dirArg ?? TEST_MODEL_DIR);
   const log = opts.log ?? ((line: string) => console.error(line));
-  for (const f of ['preprocessor_config.json', 'tokenizer.json']) await mustExist(join(dir, f));
-  const config = await readConfig(join(dir, 'config.json'));
-  const isTestEncoder = config?.mmcurate_test_encoder === true;
-  const ppFile = join(dir, 'preprocessor_config.json');
-  const preprocess = parsePreprocessorConfig(JSON.parse(await readFile(ppFile, 'utf8')), ppFile, { maxPixels: opts.maxPixels });
-
-  const suffix = opts.variant === undefined ? '' : (VARIANT_SUFFIX[opts.variant] ?? `_${opts.variant}`);
-  const visionFile = await findOnnx(dir, 'vision_model', suffix);
-  const textFile = await findOnnx(dir, 'text_model', suffix);
+  const layout = await resolveLayout(dir, { variant: opts.variant, maxPixels: opts.maxPixels });
+  const { preprocess, isTestEncoder } = layout;
   const sessionOpts = { device: opts.device ?? 'auto', intraOpThreads: opts.intraOpThreads };
-  const vision = await openTower(visionFile, sessionOpts, 'pixel_values', ['image_embeds', 'pooler_output']);
-  const text = await openTower(textFile, sessionOpts, 'input_ids', ['text_embeds', 'pooler_output']);
+  const vision = await openTower(layout.vision, sessionOpts, ['float32', 'float16']);
+  let text: Tower;
+  try {
+    text = await openTower(layout.textTower, sessionOpts, ['int64', 'int32']);
+  } catch (err) {
+    await vision.session.release();
+    throw err;
+  }
+  let model: OnnxClip;
+  try {
+    checkImageSize(vision, preprocess, layout);
+    const tokenizer = await openTokenizer(layout, text);
+    model = new OnnxClip(dir, modelName(layout, dir), isTestEncoder, preprocess, tokenizer, vision, text);
+    await model.probe();
+  } catch (err) {
+    await vision.session.release();
+    await text.session.release();
+    throw err;
+  }
 
-  const fixedLength = fixedDim(text.session, text.input, 1);
-  const tokenizer = await loadTokenizer(dir, fixedLength ? { contextLength: fixedLength } : {});
-  const model = new OnnxClip(dir, config, isTestEncoder, preprocess, tokenizer, vision, text);
-  await model.probe();
-
-  const name = model.name;
   const where =
     vision.provider === text.provider
       ? vision.provider === 'cuda' ? 'CUDA (onnxruntime-node CUDA execution provider)' : 'CPU (onnxruntime-node CPU execution provider)'
       : `vision on ${vision.provider.toUpperCase()}, text on ${text.provider.toUpperCase()}`;
   const fellBack = opts.device !== 'cpu' && vision.provider === 'cpu' ? '; CUDA provider not available, see docs/score.md "GPU"' : '';
-  const label = isTestEncoder ? 'TEST encoder (mmcurate/test-clip: hand-built colour/shape features, not a trained CLIP)' : name;
+  const label = isTestEncoder ? 'TEST encoder (mmcurate/test-clip: hand-built colour/shape features, not a trained CLIP)' : model.name;
+  // Both OpenCLIP towers are called model.onnx: their folder tells them apart.
+  const files = layout.kind === 'openclip'
+    ? `OpenCLIP layout, visual/${basename(vision.file)} + textual/${basename(text.file)}`
+    : `${basename(vision.file)} + ${basename(text.file)}`;
   log(
     `score: model ${label}, ${model.dim}-d embeddings, ${preprocess.width}x${preprocess.height} input, ` +
-      `context ${tokenizer.contextLength}, ${basename(visionFile)} + ${basename(textFile)}, running on ${where}${fellBack}`,
+      `context ${model.tokenizer.contextLength}, ${files}, running on ${where}${fellBack}`,
   );
   return model;
 }
 
+/** The HF tokenizer finds its own context length; an OpenCLIP export states it in config.json's text_cfg. */
+async function openTokenizer(layout: ModelLayout, text: Tower): Promise<TextTokenizer> {
+  const fixedLength = fixedDim(text.session, text.input, 1);
+  if (layout.kind === 'hf') return loadTokenizer(layout.tokenizerDir, fixedLength ? { contextLength: fixedLength } : {});
+  const cfg = layout.text!;
+  if (fixedLength !== undefined && fixedLength !== cfg.contextLength) {
+    throw new UsageError(
+      `${text.file}: input ${text.input} has a fixed length of ${fixedLength} tokens but ${layout.configFile} says ` +
+        `text_cfg.context_length ${cfg.contextLength}; the two files come from different models.`,
+    );
+  }
+  const tok = await loadTokenizer(layout.tokenizerDir, { contextLength: cfg.contextLength });
+  return new CleaningTokenizer(tok, cfg.clean);
+}
+
+/** A graph with a fixed image size that is not the preprocessing size would fail on the first batch. */
+function checkImageSize(vision: Tower, pp: PreprocessConfig, layout: ModelLayout): void {
+  const h = fixedDim(vision.session, vision.input, 2);
+  const w = fixedDim(vision.session, vision.input, 3);
+  if ((h !== undefined && h !== pp.height) || (w !== undefined && w !== pp.width)) {
+    const ppName = layout.kind === 'openclip' ? 'visual/preprocess_cfg.json' : 'preprocessor_config.json';
+    throw new UsageError(
+      `${vision.file}: input ${vision.input} takes ${w ?? 'W'}x${h ?? 'H'} images but ${ppName} makes ` +
+        `${pp.width}x${pp.height}; the two files come from different models.`,
+    );
+  }
+}
+
 class OnnxClip implements ClipModel {
-  readonly name: string;
   readonly provider: 'cuda' | 'cpu';
   dim = 0;
 
   constructor(
     readonly dir: string,
-    config: any,
+    readonly name: string,
     readonly isTestEncoder: boolean,
     readonly preprocess: PreprocessConfig,
     readonly tokenizer: TextTokenizer,
     private readonly vision: Tower,
     private readonly text: Tower,
   ) {
-    this.name = typeof config?._name_or_path === 'string' && config._name_or_path ? config._name_or_path : basename(dir);
     this.provider = vision.provider;
   }
 
@@ -162,19 +189,39 @@ class OnnxClip implements ClipModel {
   private async runVision(pixels: Float32Array, count: number): Promise<Float32Array> {
     const { width, height } = this.preprocess;
     const t = this.vision;
-    const dims = [count, 3, height, width];
-    const input = t.inputType === 'float16' ? new ort.Tensor('float16', f32ToF16(pixels.subarray(0, count * 3 * width * height)), dims)
-      : new ort.Tensor('float32', pixels.subarray(0, count * 3 * width * height), dims);
-    return run(t, { [t.input]: input });
+    const per = 3 * width * height;
+    return runChunked(t, count, (start, n) => {
+      const dims = [n, 3, height, width];
+      const slice = pixels.subarray(start * per, (start + n) * per);
+      const input = t.inputType === 'float16' ? new ort.Tensor('float16', f32ToF16(slice), dims) : new ort.Tensor('float32', slice, dims);
+      return { [t.input]: input };
+    });
   }
 
   private async runText(batch: { ids: BigInt64Array; attentionMask: BigInt64Array; count: number; contextLength: number }): Promise<Float32Array> {
     const t = this.text;
-    const dims = [batch.count, batch.contextLength];
-    const feeds: Record<string, ort.Tensor> = { [t.input]: intTensor(t.inputType, batch.ids, dims) };
-    if (t.hasMask) feeds.attention_mask = intTensor(t.maskType, batch.attentionMask, dims);
-    return run(t, feeds);
+    const L = batch.contextLength;
+    return runChunked(t, batch.count, (start, n) => {
+      const dims = [n, L];
+      const feeds: Record<string, ort.Tensor> = { [t.input]: intTensor(t.inputType, batch.ids.subarray(start * L, (start + n) * L), dims) };
+      if (t.hasMask) feeds.attention_mask = intTensor(t.maskType, batch.attentionMask.subarray(start * L, (start + n) * L), dims);
+      return feeds;
+    });
   }
+}
+
+/** One session.run for the whole batch, or one per row when the graph fixes the batch at 1. */
+async function runChunked(t: Tower, count: number, feeds: (start: number, n: number) => Record<string, ort.Tensor>): Promise<Float32Array> {
+  if (t.fixedBatch === undefined || count <= 1) return run(t, feeds(0, count));
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < count; i++) rows.push(await run(t, feeds(i, 1)));
+  const out = new Float32Array(rows.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of rows) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 async function run(t: Tower, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
@@ -216,7 +263,8 @@ export function normalizeRows(data: Float32Array, count: number, dim: number): E
   return { data, valid, count, dim };
 }
 
-async function openTower(file: string, o: { device: Device; intraOpThreads?: number }, input: string, outputs: string[]): Promise<Tower> {
+async function openTower(spec: TowerSpec, o: { device: Device; intraOpThreads?: number }, types: string[]): Promise<Tower> {
+  const { file, input, outputs } = spec;
   let opened;
   try {
     opened = await createSession(file, o);
@@ -229,23 +277,31 @@ async function openTower(file: string, o: { device: Device; intraOpThreads?: num
   const outs = session.outputNames;
   const output = outputs.find((n) => outs.includes(n));
   const extra = ins.filter((n) => n !== input && n !== 'attention_mask');
-  if (!ins.includes(input) || !output || extra.length > 0) {
+  const isText = types.includes('int64');
+  const refuse = async (why: string): Promise<never> => {
     await session.release();
-    throw new UsageError(
-      `${file}: unexpected inputs/outputs: inputs [${ins.join(', ')}], outputs [${outs.join(', ')}]; ` +
-        `expected input ${input}${input === 'input_ids' ? ' (and optionally attention_mask)' : ''} and output ${outputs.join(' or ')}.\n` +
-        EXPECTED_LAYOUT,
+    throw new UsageError(`${file}: ${why}\n${EXPECTED_LAYOUT}`);
+  };
+  if (!ins.includes(input) || !output || extra.length > 0) {
+    await refuse(
+      `unexpected inputs/outputs: inputs [${ins.join(', ')}], outputs [${outs.join(', ')}]; ` +
+        `expected input ${input}${isText ? ' (and optionally attention_mask)' : ''} and output ${outputs.join(' or ')}.`,
     );
   }
+  const inputType = tensorType(session, input) ?? types[0];
+  if (!types.includes(inputType)) await refuse(`input ${input} is ${inputType}; expected ${types.join(' or ')}.`);
+  const batch = fixedDim(session, input, 0);
+  if (batch !== undefined && batch !== 1) await refuse(`input ${input} has a fixed batch size of ${batch}; expected a dynamic batch or 1.`);
   return {
     session,
     provider,
     file,
     input,
-    inputType: tensorType(session, input) ?? (input === 'input_ids' ? 'int64' : 'float32'),
-    output,
+    inputType,
+    output: output!,
     hasMask: ins.includes('attention_mask'),
     maskType: tensorType(session, 'attention_mask') ?? 'int64',
+    fixedBatch: batch,
   };
 }
 
@@ -258,32 +314,4 @@ function fixedDim(session: ort.InferenceSession, name: string, axis: number): nu
   const m = session.inputMetadata.find((x) => x.name === name);
   const d = m && m.isTensor ? m.shape[axis] : undefined;
   return typeof d === 'number' && d > 0 ? d : undefined;
-}
-
-async function findOnnx(dir: string, stem: string, suffix: string): Promise<string> {
-  const candidates = [join(dir, 'onnx', `${stem}${suffix}.onnx`), join(dir, `${stem}${suffix}.onnx`)];
-  for (const c of candidates) if (await exists(c)) return c;
-  throw new UsageError(`${candidates[0]}: missing (also looked for ${candidates[1]}).\n${EXPECTED_LAYOUT}`);
-}
-
-async function mustExist(file: string): Promise<void> {
-  if (!(await exists(file))) throw new UsageError(`${file}: missing.\n${EXPECTED_LAYOUT}`);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function readConfig(file: string): Promise<any> {
-  if (!(await exists(file))) return undefined;
-  try {
-    return JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
 }

@@ -130,3 +130,71 @@ export function resizedSize(cfg: PreprocessConfig, w: number, h: number): { widt
   const newLong = Math.trunc((r.shortestEdge * long) / short);
   return w <= h ? { width: r.shortestEdge, height: newLong } : { width: newLong, height: r.shortestEdge };
 }
+
+/** open_clip's `interpolation` names; 'random' is a training-only setting that open_clip evaluates as bicubic. */
+const OPEN_CLIP_INTERPOLATION: Record<string, Resample> = { bicubic: 'cubic', bilinear: 'linear', random: 'cubic' };
+const OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073];
+const OPENAI_STD = [0.26862954, 0.26130258, 0.27577711];
+
+/**
+ * Reads open_clip's `PreprocessCfg` as `open_clip.get_model_preprocess_cfg` writes it (Immich's
+ * `visual/preprocess_cfg.json`: size, mode, mean, std, interpolation, resize_mode, fill_color) into the same plan
+ * as parsePreprocessorConfig. open_clip's eval transform runs torchvision on a PIL image, i.e. PIL's resampler:
+ * 'shortest' is Resize(size) (shortest edge, long edge truncated) + CenterCrop, 'squash' is Resize((h, w)).
+ *
+ * @example
+ * const cfg = parseOpenClipPreprocessConfig(JSON.parse(text), 'models/x/visual/preprocess_cfg.json');
+ */
+export function parseOpenClipPreprocessConfig(raw: unknown, file: string, opts: ParseOptions = {}): PreprocessConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: expected a JSON object, got ${typeof raw}`);
+  const j = raw as Record<string, unknown>;
+  if (j.mode !== undefined && j.mode !== 'RGB') throw new UsageError(`${file}: "mode" ${JSON.stringify(j.mode)} is not supported; expected "RGB"`);
+
+  const size = openClipSize(j.size ?? 224, file);
+  const interpolation = j.interpolation ?? 'bicubic';
+  const resample = typeof interpolation === 'string' ? OPEN_CLIP_INTERPOLATION[interpolation] : undefined;
+  if (!resample) {
+    throw new UsageError(`${file}: "interpolation" ${JSON.stringify(interpolation)} is not supported; expected "bicubic" or "bilinear"`);
+  }
+  const mean = triple(j.mean, file, 'mean', OPENAI_MEAN);
+  const std = triple(j.std, file, 'std', OPENAI_STD);
+  if (std.some((s) => !(s > 0))) throw new UsageError(`${file}: "std" must be positive numbers; got ${JSON.stringify(std)}`);
+
+  const mode = j.resize_mode ?? 'shortest';
+  let resize: PreprocessConfig['resize'];
+  let crop: PreprocessConfig['crop'];
+  if (mode === 'squash') {
+    resize = { width: size.width, height: size.height };
+    crop = null;
+  } else if (mode === 'shortest') {
+    // A non-square target goes through timm's ResizeKeepRatio (rounded, not truncated): not this plan's resize.
+    if (size.width !== size.height) {
+      throw new UsageError(`${file}: resize_mode "shortest" with a non-square size ${JSON.stringify(j.size)} is not supported`);
+    }
+    resize = { shortestEdge: size.width };
+    crop = { width: size.width, height: size.height };
+  } else {
+    // 'longest' letterboxes with fill_color; the preprocessing plan has no letterbox step.
+    throw new UsageError(`${file}: "resize_mode" ${JSON.stringify(mode)} is not supported; expected "shortest" or "squash"`);
+  }
+  return {
+    resize,
+    crop,
+    resample,
+    rescale: 1 / 255,
+    mean: mean as [number, number, number],
+    std: std as [number, number, number],
+    height: size.height,
+    width: size.width,
+    maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS,
+  };
+}
+
+/** open_clip writes `size` as an int or as [height, width]. */
+function openClipSize(v: unknown, file: string): { width: number; height: number } {
+  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0;
+  if (ok(v)) return { width: v, height: v };
+  if (Array.isArray(v) && v.length === 1 && ok(v[0])) return { width: v[0], height: v[0] };
+  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return { width: v[1], height: v[0] };
+  throw new UsageError(`${file}: "size" must be a positive integer or [height, width]; got ${JSON.stringify(v)}`);
+}
