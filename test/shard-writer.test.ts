@@ -60,3 +60,15 @@ test('strings are written as UTF-8 exactly as TextEncoder encodes them, ASCII an
     });
   }
 });
+
+test('image-bearing columns are OPTIONAL, so `datasets` applies the stored Image feature to them', async () => {
+  // datasets.Features.from_arrow_schema keeps a stored feature only when its Arrow field, which is nullable,
+  // equals the file's: a REQUIRED `images` list made datasets 5 read lists of structs instead of images
+  const { layoutColumns } = await import('../src/write/parquet-schema.js');
+  for (const [layout, col] of [['caption', 'image'], ['interleaved', 'images'], ['mixture', 'images']] as const) {
+    const c = layoutColumns(layout).find((x) => x.name === col)!;
+    assert.equal(c.elements[0]!.repetition_type, 'OPTIONAL', `${layout}.${col}`);
+    assert.match(JSON.stringify(c.feature), /"_type":"Image"/);
+  }
+  assert.equal(layoutColumns('interleaved').find((x) => x.name === 'texts')!.elements[0]!.repetition_type, 'REQUIRED');
+});

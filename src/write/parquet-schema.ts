@@ -51,6 +51,12 @@ function isImage(s: JsonSchema): boolean {
   return !!s.properties && 'bytes' in s.properties && 'path' in s.properties;
 }
 
+function holdsImage(s: JsonSchema): boolean {
+  if (isImage(s)) return true;
+  if (s.items) return holdsImage(resolve(s.items));
+  return !!s.anyOf?.some((a) => holdsImage(resolve(a)));
+}
+
 function leaf(name: string, s: JsonSchema, optional: boolean): { elements: SchemaElement[]; feature: unknown } {
   const repetition_type = optional ? 'OPTIONAL' : 'REQUIRED';
   if (s.anyOf) {
@@ -101,7 +107,9 @@ export function layoutColumns(layout: Layout): ColumnDef[] {
   const required = new Set(schema.required ?? []);
   cols = Object.entries(schema.properties ?? {}).map(([name, raw]) => {
     const s = resolve(raw);
-    const nullable = types(s).includes('null') || isImage(s) || !!s.binary;
+    // `datasets` applies a stored feature (Image, a list of Image) only to an Arrow field equal to the one
+    // it would make itself, and the fields it makes are nullable: image-bearing columns must be OPTIONAL
+    const nullable = types(s).includes('null') || holdsImage(s) || !!s.binary;
     const { elements, feature } = leaf(name, s, nullable || !required.has(name));
     return { name, elements, feature, required: required.has(name) };
   });
