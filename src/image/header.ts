@@ -43,7 +43,7 @@ export function probeImage(bytes: Uint8Array): ImageHeader | undefined {
 }
 
 /** Oriented (displayed) size: what EXIF orientation makes of the stored one. */
-export function orientedSize(h: ImageHeader): { width: number; height: number } {
+export function orientedSize(h: Pick<ImageHeader, 'width' | 'height' | 'orientation'>): { width: number; height: number } {
   return h.orientation >= 5 ? { width: h.height, height: h.width } : { width: h.width, height: h.height };
 }
 

@@ -7,7 +7,8 @@
  * profile where PIL uses its naive formula. Both cases therefore decode to raw RGB first (in JS for CMYK) and
  * resize from that, so the pixels match PIL's. The common case (opaque RGB or grey) is one sharp pipeline.
  */
-import sharp, { type CreateRaw, type Metadata, type ResizeOptions, type Sharp } from 'sharp';
+import sharp, { type CreateRaw, type ResizeOptions, type Sharp } from 'sharp';
+import { orientedSize, probeImage, type ImageHeader } from '../image/header.js';
 import { type PreprocessConfig, resizedSize } from './preprocess-config.js';
 import { pilResize } from './resample.js';
 
@@ -42,24 +43,39 @@ interface Raw {
  */
 export async function preprocessImage(bytes: Uint8Array, cfg: PreprocessConfig): Promise<PreprocessResult> {
   if (bytes.byteLength === 0) return { ok: false, reason: 'image_empty', detail: 'zero-byte image' };
-  let meta: Metadata;
+  let header: ImageHeader | Fallback;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
+    // The probe answers in microseconds what metadata() costs a libvips round trip for; sharp for the rest.
+    header = probeImage(bytes) ?? (await headerFromSharp(bytes));
   } catch (err) {
     return fail(err);
   }
-  const w = meta.autoOrient?.width ?? meta.width;
-  const h = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height;
+  const { width: w, height: h } = orientedSize(header);
   if (!w || !h) return { ok: false, reason: 'image_empty', detail: `image has no pixels (${w}x${h})` };
   if (w * h > cfg.maxPixels) {
     return { ok: false, reason: 'image_too_large', detail: `${w}x${h} = ${w * h} pixels exceeds the limit of ${cfg.maxPixels}` };
   }
   try {
-    const raw = meta.space === 'cmyk' ? await decodeCmyk(bytes, cfg) : await decodeRgb(bytes, cfg, meta.hasAlpha === true, w, h);
-    return { ok: true, pixels: toTensor(raw, cfg), width: w, height: h, format: meta.format ?? 'unknown' };
+    const raw = header.cmyk ? await decodeCmyk(bytes, cfg) : await decodeRgb(bytes, cfg, header.hasAlpha, w, h);
+    return { ok: true, pixels: toTensor(raw, cfg), width: w, height: h, format: header.format };
   } catch (err) {
     return fail(err);
   }
+}
+
+/** What the probe gives, for the formats it does not read (TIFF, AVIF, ...) or headers it is unsure of. */
+type Fallback = Omit<ImageHeader, 'format'> & { format: string };
+
+async function headerFromSharp(bytes: Uint8Array): Promise<Fallback> {
+  const meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
+  return {
+    format: meta.format ?? 'unknown',
+    width: meta.width,
+    height: meta.pageHeight ?? meta.height,
+    orientation: meta.orientation ?? 1,
+    hasAlpha: meta.hasAlpha === true,
+    cmyk: meta.space === 'cmyk',
+  };
 }
 
 function fail(err: unknown): PreprocessResult {
@@ -84,6 +100,10 @@ async function decodeRgb(bytes: Uint8Array, cfg: PreprocessConfig, hasAlpha: boo
   if (!hasAlpha && size.width <= w && size.height <= h) {
     let p = open(bytes, cfg).toColourspace('srgb');
     if (size.width !== w || size.height !== h) p = p.resize(size.width, size.height, resizeOptions(cfg));
+    // Cropping in the pipeline spares the resize the columns or rows the crop throws away.
+    if (size.width >= cfg.width && size.height >= cfg.height && (size.width > cfg.width || size.height > cfg.height)) {
+      p = p.extract({ left: (size.width - cfg.width) >> 1, top: (size.height - cfg.height) >> 1, width: cfg.width, height: cfg.height });
+    }
     return rawOf(p);
   }
   // PIL's convert("RGB") drops alpha before the resize, keeping whatever colour lies under transparent pixels.
@@ -159,32 +179,30 @@ function toTensor(raw: Raw, cfg: PreprocessConfig): Float32Array {
   const lut = lutFor(cfg);
   const plane = W * H;
   const ch = raw.channels;
-  const grey = ch < 3;
   const src = raw.data;
-  const top = Math.floor((raw.height - H) / 2);
-  const left = Math.floor((raw.width - W) / 2);
   // When the image is smaller than the crop, transformers pads it with zeros around its centre.
-  const padTop = raw.height < H ? Math.ceil((H - raw.height) / 2) : 0;
-  const padLeft = raw.width < W ? Math.ceil((W - raw.width) / 2) : 0;
-  const offY = raw.height < H ? -padTop : top;
-  const offX = raw.width < W ? -padLeft : left;
+  const offY = raw.height < H ? -Math.ceil((H - raw.height) / 2) : Math.floor((raw.height - H) / 2);
+  const offX = raw.width < W ? -Math.ceil((W - raw.width) / 2) : Math.floor((raw.width - W) / 2);
+  const x0 = Math.max(0, -offX);
+  const x1 = Math.min(W, raw.width - offX);
+  const padded = x0 > 0 || x1 < W || raw.height < H;
+  if (padded) {
+    out.fill(lut[0], 0, plane);
+    out.fill(lut[256], plane, 2 * plane);
+    out.fill(lut[512], 2 * plane, 3 * plane);
+  }
+  // Grey keeps one channel: the same value indexes all three tables.
+  const g = ch >= 3 ? 1 : 0;
   for (let y = 0; y < H; y++) {
     const sy = y + offY;
-    const rowOk = sy >= 0 && sy < raw.height;
-    for (let x = 0; x < W; x++) {
-      const sx = x + offX;
-      const o = y * W + x;
-      if (!rowOk || sx < 0 || sx >= raw.width) {
-        out[o] = lut[0];
-        out[plane + o] = lut[256];
-        out[2 * plane + o] = lut[512];
-        continue;
-      }
-      const s = (sy * raw.width + sx) * ch;
-      const r = src[s];
-      out[o] = lut[r];
-      out[plane + o] = lut[256 + (grey ? r : src[s + 1])];
-      out[2 * plane + o] = lut[512 + (grey ? r : src[s + 2])];
+    if (sy < 0 || sy >= raw.height) continue;
+    let s = (sy * raw.width + x0 + offX) * ch;
+    let o = y * W + x0;
+    const end = y * W + x1;
+    for (; o < end; o++, s += ch) {
+      out[o] = lut[src[s]];
+      out[plane + o] = lut[256 + src[s + g]];
+      out[2 * plane + o] = lut[512 + src[s + 2 * g]];
     }
   }
   return out;
