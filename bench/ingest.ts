@@ -98,7 +98,7 @@ export async function benchIngest(opts: { urlRows?: number; imageRows?: number }
 
   const out2 = path.join(WORK, 'out-img');
   rmSync(out2, { recursive: true, force: true });
-  const c = timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--out', out2, '--quiet', '--tasks', '1']);
+  const c = timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--out', out2, '--quiet']);
   const d2 = path.join(WORK, 'duck-img.parquet');
   const e = timeNode(duckScript, [`read_parquet('${imgFile}')`, d2]);
   rows.push(['mmcurate ingest (decode-checks every image)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / c.seconds, imgBytes / MB / c.seconds, c.peakRssBytes / GiB, c.seconds]);

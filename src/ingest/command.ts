@@ -11,6 +11,7 @@ import { buildManifest, writeManifest, type Manifest } from '../write/manifest.j
 import { selectColumns } from '../write/parquet-schema.js';
 import { expandInputs, FORMATS, type Format, type InputUnit } from './detect.js';
 import { DEFAULT_MAX_PIXELS } from './images.js';
+import { DEFAULT_PART_BYTES, splitUnits } from './split.js';
 import { FIELD_NAMES } from './map.js';
 import type { IngestSpec } from './task.js';
 
@@ -24,7 +25,8 @@ const flags: Flags = {
   'max-pixels': { type: 'number', help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
   'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
   workers: { type: 'number', help: 'parallel tasks (default: CPU count)' },
-  tasks: { type: 'number', help: 'number of tasks the input files are split into (default: one per file, at most 256)' },
+  tasks: { type: 'number', help: 'number of tasks the input parts are spread over (default: one per part, at most 256)' },
+  'part-mb': { type: 'number', help: `cut uncompressed JSONL, one-document-per-line text and Parquet files larger than this into parts of about this many MiB, each its own task (default ${DEFAULT_PART_BYTES / 2 ** 20}; 0: never cut)` },
   'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', help: 'MiB per shard at most (default 256)' },
   'row-group-mb': { type: 'number', help: 'uncompressed MiB per row group at most (default 32)' },
@@ -49,6 +51,8 @@ export interface IngestOptions {
   textSplit?: 'line' | 'paragraph' | 'file';
   workers?: number;
   tasks?: number;
+  /** Files larger than this are cut into parts (split.ts); 0: never. */
+  partBytes?: number;
   shard?: IngestSpec['shard'];
   quiet?: boolean;
   command?: string[];
@@ -70,7 +74,8 @@ export function assign(units: InputUnit[], world: number): number[][] {
 }
 
 export async function ingest(o: IngestOptions): Promise<Manifest> {
-  const units = await expandInputs(o.inputs, o.kind, o.format);
+  const files = await expandInputs(o.inputs, o.kind, o.format);
+  const units = await splitUnits(files, { partBytes: o.partBytes ?? DEFAULT_PART_BYTES, textSplit: o.textSplit ?? 'line' });
   const world = Math.max(1, Math.min(o.tasks ?? units.length, 256, units.length));
   const spec: IngestSpec = {
     kind: o.kind,
@@ -110,7 +115,7 @@ export async function ingest(o: IngestOptions): Promise<Manifest> {
     command: o.command ?? ['mmcurate', 'ingest'],
     results,
     columns: selectColumns(o.kind).map((c) => c.name),
-    extra: { inputs: units.map((u) => ({ source: u.source, path: u.absPath, format: u.format, bytes: u.bytes })) },
+    extra: { inputs: files.map((u) => ({ source: u.source, path: u.absPath, format: u.format, bytes: u.bytes, parts: units.filter((p) => p.absPath === u.absPath).length })) },
   });
   writeManifest(o.out, manifest);
   return manifest;
@@ -133,6 +138,8 @@ export async function run(argv: string[]): Promise<number> {
   const maxPixels = num(p, 'max-pixels');
   if (maxPixels !== undefined && !(maxPixels > 0)) throw new UsageError(`mmcurate ingest: --max-pixels must be positive, got ${maxPixels}`);
   const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1024 * 1024));
+  const partMb = num(p, 'part-mb');
+  if (partMb !== undefined && !(partMb >= 0)) throw new UsageError(`mmcurate ingest: --part-mb must be 0 (never cut) or a positive size in MiB, got ${partMb}`);
   const out = required(p, 'out', 'ingest');
   const m = await ingest({
     kind,
@@ -145,6 +152,7 @@ export async function run(argv: string[]): Promise<number> {
     textSplit: split as 'line',
     workers: num(p, 'workers'),
     tasks: num(p, 'tasks'),
+    partBytes: mb(partMb),
     shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')) },
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'ingest', ...argv],

@@ -18,7 +18,15 @@ export interface InputUnit {
   relPath: string;
   format: Format;
   bytes: number;
+  /** A piece of a large file (see split.ts); absent: the whole file. */
+  part?: FilePart;
 }
+
+/**
+ * Lines whose first byte lies in [start, end), the first of them being line `firstLine`; or row groups
+ * [firstGroup, endGroup) of a Parquet file. Keys stay those of the whole file, so ids do not depend on the split.
+ */
+export type FilePart = { start: number; end: number; firstLine: number } | { firstGroup: number; endGroup: number };
 
 const BY_EXT: Record<string, Format> = {
   jsonl: 'jsonl', ndjson: 'jsonl', json: 'jsonl',

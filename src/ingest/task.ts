@@ -38,7 +38,7 @@ export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskO
   for (const ui of spec.assignment[ctx.rank] ?? []) {
     const unit = spec.units[ui]!;
     const reader = readerFor(unit.format, spec.textSplit);
-    const items = reader({ absPath: unit.absPath, relPath: unit.relPath, onBytes: (n) => ctx.report(n, 0) });
+    const items = reader({ absPath: unit.absPath, relPath: unit.relPath, part: unit.part, onBytes: (n) => ctx.report(n, 0) });
     // two batches in flight: the next one is read and decoded while this one is written
     const mapped = mapOrdered<RawItem[], { items: RawItem[]; results: Mapped[] }>(items, 2, async (batch) => {
       const results = batch.map((item) => toRecord(spec.kind, unit.source, item, opts));

@@ -2,9 +2,9 @@ import path from 'node:path';
 import { readLineBatches } from './lines.js';
 import { BATCH, type RawItem, type Reader } from './types.js';
 
-export const readJsonl: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
+export const readJsonl: Reader = async function* ({ absPath, relPath, onBytes, part }): AsyncGenerator<RawItem[]> {
   const baseDir = path.dirname(absPath);
-  for await (const { lines, first } of readLineBatches(absPath, relPath, onBytes, BATCH)) {
+  for await (const { lines, first } of readLineBatches(absPath, relPath, onBytes, BATCH, part && 'start' in part ? part : undefined)) {
     const items: RawItem[] = [];
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;

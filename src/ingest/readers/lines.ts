@@ -8,8 +8,9 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { UnreadableFileError } from './types.js';
 
-export function openMaybeGzip(absPath: string, onBytes: (n: number) => void): Readable {
-  const raw = createReadStream(absPath, { highWaterMark: 1 << 20 });
+/** `range`: bytes [start, end) of an uncompressed file. */
+export function openMaybeGzip(absPath: string, onBytes: (n: number) => void, range?: { start: number; end: number }): Readable {
+  const raw = createReadStream(absPath, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
   raw.on('data', (c) => onBytes((c as Buffer).length));
   if (!/\.gz$/i.test(absPath)) return raw;
   const gz = createGunzip();
@@ -27,18 +28,24 @@ export interface LineBatch {
  * Yields batches of consecutive lines (a trailing `\r` dropped). Plain strings with one line number per
  * batch, not an object per line: JSONL ingest is bound by per-row allocations.
  */
-export async function* readLineBatches(absPath: string, relPath: string, onBytes: (n: number) => void, batch = 1024): AsyncGenerator<LineBatch> {
+export async function* readLineBatches(
+  absPath: string,
+  relPath: string,
+  onBytes: (n: number) => void,
+  batch = 1024,
+  part?: { start: number; end: number; firstLine: number },
+): AsyncGenerator<LineBatch> {
   const decoder = new StringDecoder('utf8');
   let rest = '';
-  let n = 0;
+  let n = part ? part.firstLine - 1 : 0;
   let out: string[] = [];
-  let first = 1;
+  let first = n + 1;
   const push = (line: string): void => {
     n++;
     out.push(line.endsWith('\r') ? line.slice(0, -1) : line);
   };
   try {
-    for await (const chunk of openMaybeGzip(absPath, onBytes)) {
+    for await (const chunk of openMaybeGzip(absPath, onBytes, part)) {
       const text = rest + decoder.write(chunk as Buffer);
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {

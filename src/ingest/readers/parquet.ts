@@ -2,7 +2,7 @@ import path from 'node:path';
 import { openParquet, readRowGroup, slices } from '../../io/parquet.js';
 import { BATCH, UnreadableFileError, type RawItem, type Reader } from './types.js';
 
-export const readParquet: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
+export const readParquet: Reader = async function* ({ absPath, relPath, onBytes, part }): AsyncGenerator<RawItem[]> {
   const baseDir = path.dirname(absPath);
   let pf;
   try {
@@ -11,8 +11,9 @@ export const readParquet: Reader = async function* ({ absPath, relPath, onBytes 
     throw new UnreadableFileError(relPath, `cannot read ${relPath} as Parquet: ${(err as Error).message}`);
   }
   const bytesPerRow = pf.rows > 0 ? pf.file.byteLength / pf.rows : 0;
-  let row = 0;
-  for (const group of pf.groups) {
+  const groups = part && 'firstGroup' in part ? pf.groups.slice(part.firstGroup, part.endGroup) : pf.groups;
+  let row = groups[0]?.start ?? 0;
+  for (const group of groups) {
     for (const slice of slices(group, BATCH)) {
       let rows: Record<string, unknown>[];
       try {

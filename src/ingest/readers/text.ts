@@ -4,7 +4,7 @@ import { BATCH, type RawItem, type Reader } from './types.js';
 
 /** Plain text corpora: one document per non-blank line (`--text-split line`), per paragraph, or per file. */
 export function textReader(split: 'line' | 'paragraph' | 'file'): Reader {
-  return async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
+  return async function* ({ absPath, relPath, onBytes, part }): AsyncGenerator<RawItem[]> {
     const baseDir = path.dirname(absPath);
     let buf: string[] = [];
     let startLine = 0;
@@ -16,7 +16,7 @@ export function textReader(split: 'line' | 'paragraph' | 'file'): Reader {
       const loc = split === 'file' ? 'file' : `line ${startLine}`;
       items.push({ file: relPath, location: loc, key: loc, baseDir, fields: { text } });
     };
-    for await (const { lines, first } of readLineBatches(absPath, relPath, onBytes, BATCH)) {
+    for await (const { lines, first } of readLineBatches(absPath, relPath, onBytes, BATCH, part && 'start' in part ? part : undefined)) {
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!;
         const n = first + i;

@@ -1,3 +1,5 @@
+import type { FilePart } from '../detect.js';
+
 /** What every input reader yields: raw fields with their location, or a record-level error. */
 export interface RawItem {
   /** Input file relative to the input root (what rejects and ids name). */
@@ -17,6 +19,8 @@ export interface RawItem {
 export interface ReaderInput {
   absPath: string;
   relPath: string;
+  /** Read only this part of the file (split.ts); absent: all of it. */
+  part?: FilePart;
   /** Reports bytes consumed, for progress. */
   onBytes: (n: number) => void;
 }

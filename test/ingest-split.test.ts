@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import { cli, duck, tmpDir } from './helpers.js';
+
+/** Rows and rejects of an ingest output, in a form that does not depend on how the work was cut. */
+async function contents(out: string): Promise<{ rows: unknown[]; rejects: unknown[]; manifest: { rows: number; rejected: number; read: number; shards: unknown[]; inputs: { parts: number }[] } }> {
+  const rows = await duck(`SELECT * FROM read_parquet('${out}/data/*.parquet') ORDER BY id`);
+  const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  const rejects: unknown[] = [];
+  for (const f of (manifest.rejects ?? []) as { path: string }[]) {
+    for (const line of readFileSync(path.join(out, f.path), 'utf8').split('\n').filter(Boolean)) rejects.push(JSON.parse(line));
+  }
+  rejects.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  return { rows, rejects, manifest };
+}
+
+function ingest(args: string[], out: string): void {
+  const r = cli(['ingest', ...args, '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+test('a large JSONL file is cut into parts at line starts; rows, ids, rejects and line numbers equal an uncut read', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'laion.jsonl');
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    if (i % 97 === 5) lines.push('{"url": "https://x/broken"');
+    else if (i % 211 === 7) lines.push('');
+    else lines.push(JSON.stringify({ url: `https://img.example/${i}.jpg`, caption: i % 401 === 3 ? '' : `a caption with ünïcode ${i}`, similarity: i / 3000 }));
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+  const whole = path.join(dir, 'whole');
+  const cut = path.join(dir, 'cut');
+  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0'], whole);
+  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0.02', '--workers', '2'], cut);
+  const a = await contents(whole);
+  const b = await contents(cut);
+  assert.equal(a.manifest.inputs[0]!.parts, 1);
+  assert.ok(b.manifest.inputs[0]!.parts >= 8, `${b.manifest.inputs[0]!.parts} parts`);
+  assert.ok(b.manifest.shards.length >= 8, 'one task per part, each with its shards');
+  assert.equal(b.manifest.read, lines.filter((l) => l !== '').length); // blank lines are not records
+  assert.deepEqual([b.manifest.rows, b.manifest.rejected], [a.manifest.rows, a.manifest.rejected]);
+  assert.deepEqual(b.rows, a.rows);
+  assert.deepEqual(b.rejects, a.rejects);
+  const lastBroken = lines.lastIndexOf('{"url": "https://x/broken"') + 1;
+  assert.ok(lastBroken > 2900);
+  assert.ok(b.rejects.some((r) => (r as { location: string }).location === `line ${lastBroken}`), 'the last broken line is named by its number in the whole file');
+});
+
+test('a Parquet file is cut at row groups and plain text at lines; gzip is never cut', async () => {
+  const dir = tmpDir();
+  const pq = path.join(dir, 'meta.parquet');
+  const w = new ParquetWriter({
+    writer: fileWriter(pq),
+    schema: [
+      { name: 'root', num_children: 2 },
+      { name: 'URL', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+      { name: 'TEXT', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+    ],
+  });
+  for (let g = 0; g < 6; g++) {
+    const urls = Array.from({ length: 500 }, (_, i) => `https://img.example/${g}/${i}-${'x'.repeat(40)}.jpg`);
+    const texts = urls.map((_, i) => (i % 50 === 0 ? null : `caption ${g}-${i} ${'y'.repeat(40)}`));
+    w.write({ columnData: [{ name: 'URL', data: urls }, { name: 'TEXT', data: texts }], rowGroupSize: 500 });
+  }
+  w.finish();
+  const txt = path.join(dir, 'corpus.txt');
+  writeFileSync(txt, Array.from({ length: 4000 }, (_, i) => (i % 10 === 9 ? '   ' : `document ${i} ${'z'.repeat(30)}`)).join('\n'));
+  writeFileSync(path.join(dir, 'corpus2.txt.gz'), gzipSync(readFileSync(txt)));
+
+  for (const [kind, input, minParts, partMb] of [['caption', pq, 3, '0.002'], ['text', txt, 4, '0.03'], ['text', path.join(dir, 'corpus2.txt.gz'), 1, '0.001']] as const) {
+    const whole = path.join(dir, `${path.basename(input)}-whole`);
+    const cut = path.join(dir, `${path.basename(input)}-cut`);
+    ingest(['--kind', kind, '--input', input, '--part-mb', '0'], whole);
+    ingest(['--kind', kind, '--input', input, '--part-mb', partMb], cut);
+    const a = await contents(whole);
+    const b = await contents(cut);
+    const parts = b.manifest.inputs[0]!.parts;
+    if (minParts === 1) assert.equal(parts, 1, 'a gzip stream cannot be cut');
+    else assert.ok(parts >= minParts, `${input}: ${parts} parts`);
+    assert.deepEqual(b.rows, a.rows, input);
+    assert.deepEqual(b.rejects, a.rejects, input);
+    assert.ok(a.manifest.rows > 0 && (kind === 'text' || a.manifest.rejected > 0));
+  }
+});
