@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { openDataset, readBatches } from '../src/io/dataset.js';
 import { loadModel, TEST_MODEL_DIR, type ClipModel } from '../src/score/model.js';
 import { cleanText, openClipTextConfig } from '../src/score/openclip.js';
-import { parseOpenClipPreprocessConfig, parsePreprocessorConfig } from '../src/score/preprocess-config.js';
+import { cropOffset, parseOpenClipPreprocessConfig, parsePreprocessorConfig } from '../src/score/preprocess-config.js';
+import sharp from 'sharp';
 import { preprocessImage } from '../src/score/preprocess.js';
 import { dot } from '../src/score/similarity.js';
 import { cli, ROOT, tmpDir } from './helpers.js';
@@ -84,9 +85,27 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
     const hfFile = join(TEST_MODEL_DIR, 'preprocessor_config.json');
     const ocFile = join(OPENCLIP_DIR, 'visual', 'preprocess_cfg.json');
     const a = parsePreprocessorConfig(JSON.parse(readFileSync(hfFile, 'utf8')), hfFile);
-    const b = parseOpenClipPreprocessConfig(JSON.parse(readFileSync(ocFile, 'utf8')), ocFile);
+    const { cropRounding, ...b } = parseOpenClipPreprocessConfig(JSON.parse(readFileSync(ocFile, 'utf8')), ocFile);
+    // the one difference: torchvision's centre crop rounds an odd margin half to even, transformers floors it
+    assert.equal(cropRounding, 'half-even');
     assert.deepEqual(b, a);
-    assert.deepEqual(oc.preprocess, hf.preprocess);
+    assert.deepEqual({ ...oc.preprocess, cropRounding: undefined }, { ...hf.preprocess, cropRounding: undefined });
+  });
+
+  test('an odd crop margin is rounded as torchvision does (half to even), one pixel off transformers\' floor when it matters', async () => {
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 11].map((m) => cropOffset(m, 'half-even')), [0, 0, 1, 2, 2, 2, 3, 4, 6]);
+    assert.deepEqual([0, 1, 2, 3, 7].map((m) => cropOffset(m)), [0, 0, 1, 1, 3]);
+    // 227 x 224 (no resize): a margin of 3 columns puts transformers' crop at column 1 and torchvision's at 2
+    const raw = Buffer.alloc(227 * 224 * 3);
+    for (let y = 0; y < 224; y++) for (let x = 0; x < 227; x++) raw.set([x, (x * 7) & 255, y], (y * 227 + x) * 3);
+    const png = await sharp(raw, { raw: { width: 227, height: 224, channels: 3 } }).png().toBuffer();
+    const a = await preprocessImage(png, hf.preprocess);
+    const b = await preprocessImage(png, oc.preprocess);
+    assert.ok(a.ok && b.ok);
+    const plane = 224 * 224;
+    for (const [y, x] of [[0, 0], [100, 50], [223, 222]] as const) {
+      for (let c = 0; c < 3; c++) assert.equal(b.pixels[c * plane + y * 224 + x], a.pixels[c * plane + y * 224 + x + 1], `(${c}, ${y}, ${x})`);
+    }
   });
 });
 

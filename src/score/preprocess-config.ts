@@ -12,6 +12,11 @@ export interface PreprocessConfig {
   resize: { shortestEdge: number } | { width: number; height: number } | null;
   /** Centre crop to this size; null: no crop. */
   crop: { width: number; height: number } | null;
+  /**
+   * How the crop's offset is rounded when the margin is odd: transformers floors `(H - h) // 2`; torchvision,
+   * which open_clip uses, takes `int(round((H - h) / 2.0))`, Python's round half to even. Default 'floor'.
+   */
+  cropRounding?: 'floor' | 'half-even';
   resample: Resample;
   /** Per-channel affine map from a 0..255 value: (v * rescale - mean) / std. */
   rescale: number;
@@ -163,6 +168,7 @@ export function parseOpenClipPreprocessConfig(raw: unknown, file: string, opts: 
   const mode = j.resize_mode ?? 'shortest';
   let resize: PreprocessConfig['resize'];
   let crop: PreprocessConfig['crop'];
+  let cropRounding: PreprocessConfig['cropRounding'];
   if (mode === 'squash') {
     resize = { width: size.width, height: size.height };
     crop = null;
@@ -173,6 +179,7 @@ export function parseOpenClipPreprocessConfig(raw: unknown, file: string, opts: 
     }
     resize = { shortestEdge: size.width };
     crop = { width: size.width, height: size.height };
+    cropRounding = 'half-even';
   } else {
     // 'longest' letterboxes with fill_color; the preprocessing plan has no letterbox step.
     throw new UsageError(`${file}: "resize_mode" ${JSON.stringify(mode)} is not supported; expected "shortest" or "squash"`);
@@ -180,6 +187,7 @@ export function parseOpenClipPreprocessConfig(raw: unknown, file: string, opts: 
   return {
     resize,
     crop,
+    ...(cropRounding ? { cropRounding } : {}),
     resample,
     rescale: 1 / 255,
     mean: mean as [number, number, number],
@@ -197,4 +205,11 @@ function openClipSize(v: unknown, file: string): { width: number; height: number
   if (Array.isArray(v) && v.length === 1 && ok(v[0])) return { width: v[0], height: v[0] };
   if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return { width: v[1], height: v[0] };
   throw new UsageError(`${file}: "size" must be a positive integer or [height, width]; got ${JSON.stringify(v)}`);
+}
+
+/** The centre crop's offset into a margin of `margin` pixels (image size minus crop size, >= 0). */
+export function cropOffset(margin: number, rounding: PreprocessConfig['cropRounding'] = 'floor'): number {
+  const half = Math.floor(margin / 2);
+  // an odd margin leaves x.5: half to even rounds up when the floor is odd
+  return rounding === 'half-even' && margin % 2 === 1 && half % 2 === 1 ? half + 1 : half;
 }

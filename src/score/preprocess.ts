@@ -9,7 +9,7 @@
  */
 import sharp, { type CreateRaw, type ResizeOptions, type Sharp } from 'sharp';
 import { orientedSize, probeImage, type ImageHeader } from '../image/header.js';
-import { type PreprocessConfig, resizedSize } from './preprocess-config.js';
+import { cropOffset, type PreprocessConfig, resizedSize } from './preprocess-config.js';
 import { pilResize } from './resample.js';
 
 export type ImageFailure = 'image_decode_failed' | 'image_too_large' | 'image_empty';
@@ -102,7 +102,7 @@ async function decodeRgb(bytes: Uint8Array, cfg: PreprocessConfig, hasAlpha: boo
     if (size.width !== w || size.height !== h) p = p.resize(size.width, size.height, resizeOptions(cfg));
     // Cropping in the pipeline spares the resize the columns or rows the crop throws away.
     if (size.width >= cfg.width && size.height >= cfg.height && (size.width > cfg.width || size.height > cfg.height)) {
-      p = p.extract({ left: (size.width - cfg.width) >> 1, top: (size.height - cfg.height) >> 1, width: cfg.width, height: cfg.height });
+      p = p.extract({ left: cropOffset(size.width - cfg.width, cfg.cropRounding), top: cropOffset(size.height - cfg.height, cfg.cropRounding), width: cfg.width, height: cfg.height });
     }
     return rawOf(p);
   }
@@ -172,7 +172,7 @@ function lutFor(cfg: PreprocessConfig): Float32Array {
   return lut;
 }
 
-/** Centre crop (transformers' arithmetic: top = (H - h) // 2, zero padding outside) and HWC -> CHW. */
+/** Centre crop (transformers' arithmetic: top = (H - h) // 2, or torchvision's rounding; zero padding outside) and HWC -> CHW. */
 function toTensor(raw: Raw, cfg: PreprocessConfig): Float32Array {
   const { width: W, height: H } = cfg;
   const out = new Float32Array(3 * W * H);
@@ -181,8 +181,8 @@ function toTensor(raw: Raw, cfg: PreprocessConfig): Float32Array {
   const ch = raw.channels;
   const src = raw.data;
   // When the image is smaller than the crop, transformers pads it with zeros around its centre.
-  const offY = raw.height < H ? -Math.ceil((H - raw.height) / 2) : Math.floor((raw.height - H) / 2);
-  const offX = raw.width < W ? -Math.ceil((W - raw.width) / 2) : Math.floor((raw.width - W) / 2);
+  const offY = raw.height < H ? -Math.ceil((H - raw.height) / 2) : cropOffset(raw.height - H, cfg.cropRounding);
+  const offX = raw.width < W ? -Math.ceil((W - raw.width) / 2) : cropOffset(raw.width - W, cfg.cropRounding);
   const x0 = Math.max(0, -offX);
   const x1 = Math.min(W, raw.width - offX);
   const padded = x0 > 0 || x1 < W || raw.height < H;
