@@ -6,7 +6,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSyn
 import path from 'node:path';
 import { once } from 'node:events';
 import sharp from 'sharp';
-import { ROOT, table, timeCli, timeNode, MB, GiB } from './util.js';
+import { ROOT, table, timeCli, timeNode, MB, GiB, type Timed } from './util.js';
 
 const WORK = path.join(ROOT, '.bench', 'ingest');
 
@@ -84,26 +84,40 @@ export async function benchIngest(opts: { urlRows?: number; imageRows?: number }
   const rows: (string | number)[][] = [];
   const duckScript = path.join(ROOT, 'dist', 'bench', 'duckdb-copy.js');
 
+  // The machine is a VM with noisy neighbours (the same run's CPU time varied by a third): each tool runs
+  // REPEAT times, interleaved with its peer, and the fastest run of each counts (its peak RSS the largest).
+  const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+  const best = (runs: Timed[]): Timed => ({ ...runs.reduce((x, y) => (y.seconds < x.seconds ? y : x)), peakRssBytes: Math.max(...runs.map((r) => r.peakRssBytes)) });
   const out1 = path.join(WORK, 'out-url');
-  rmSync(out1, { recursive: true, force: true });
-  const a = timeCli(['ingest', '--kind', 'caption', '--input', ...urlFiles, '--out', out1, '--quiet']);
   const d1 = path.join(WORK, 'duck-url.parquet');
   const jsonReader = `read_json([${urlFiles.map((f) => `'${f}'`).join(',')}], format='newline_delimited')`;
-  const b = timeNode(duckScript, [jsonReader, d1]);
-  // the same codec as our shards (text columns are GZIP), for a like-for-like second figure
-  const bz = timeNode(duckScript, [jsonReader, d1, 'gzip']);
+  const runsA: Timed[] = [], runsB: Timed[] = [], runsBz: Timed[] = [];
+  for (let r = 0; r < repeat; r++) {
+    rmSync(out1, { recursive: true, force: true });
+    runsA.push(timeCli(['ingest', '--kind', 'caption', '--input', ...urlFiles, '--out', out1, '--quiet']));
+    runsB.push(timeNode(duckScript, [jsonReader, d1]));
+    // the same codec as our shards (text columns are GZIP), for a like-for-like second figure
+    runsBz.push(timeNode(duckScript, [jsonReader, d1, 'gzip']));
+  }
+  const [a, b, bz] = [best(runsA), best(runsB), best(runsBz)];
   rows.push(['mmcurate ingest (GZIP)', `${urlRows.toLocaleString('en-US')} URL rows`, urlRows / a.seconds, urlBytes / MB / a.seconds, a.peakRssBytes / GiB, a.seconds]);
   rows.push(['DuckDB COPY (snappy, its default)', `${urlRows.toLocaleString('en-US')} URL rows`, urlRows / b.seconds, urlBytes / MB / b.seconds, b.peakRssBytes / GiB, b.seconds]);
   rows.push(['DuckDB COPY (GZIP)', `${urlRows.toLocaleString('en-US')} URL rows`, urlRows / bz.seconds, urlBytes / MB / bz.seconds, bz.peakRssBytes / GiB, bz.seconds]);
 
   const out2 = path.join(WORK, 'out-img');
-  rmSync(out2, { recursive: true, force: true });
-  const c = timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--out', out2, '--quiet']);
   const d2 = path.join(WORK, 'duck-img.parquet');
-  const e = timeNode(duckScript, [`read_parquet('${imgFile}')`, d2]);
+  const runsC: Timed[] = [], runsE: Timed[] = [];
+  for (let r = 0; r < repeat; r++) {
+    rmSync(out2, { recursive: true, force: true });
+    runsC.push(timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--out', out2, '--quiet']));
+    runsE.push(timeNode(duckScript, [`read_parquet('${imgFile}')`, d2]));
+  }
+  const [c, e] = [best(runsC), best(runsE)];
   rows.push(['mmcurate ingest (decode-checks every image)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / c.seconds, imgBytes / MB / c.seconds, c.peakRssBytes / GiB, c.seconds]);
   rows.push(['DuckDB COPY (no image check)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / e.seconds, imgBytes / MB / e.seconds, e.peakRssBytes / GiB, e.seconds]);
   const kept = JSON.parse(readFileSync(path.join(out2, 'manifest.json'), 'utf8')) as { rows: number };
   if (kept.rows !== imageRows) throw new Error(`image ingest kept ${kept.rows} of ${imageRows}`);
-  return `### Ingest + write (input MB/s; peak RSS of the whole process)\n\n${table(['writer', 'input', 'rows/s', 'MB/s', 'peak RSS GiB', 'seconds'], rows)}\n\nmmcurate vs DuckDB throughput: URL rows ${(100 * b.seconds / a.seconds).toFixed(0)}% (${(100 * bz.seconds / a.seconds).toFixed(0)}% of DuckDB writing GZIP), image rows ${(100 * e.seconds / c.seconds).toFixed(0)}%.\n`;
+  const spread = (runs: Timed[]): string => runs.map((r) => r.seconds.toFixed(1)).join(', ');
+  const runsNote = `Runs (s): mmcurate URL ${spread(runsA)}; DuckDB URL ${spread(runsB)} / GZIP ${spread(runsBz)}; mmcurate images ${spread(runsC)}; DuckDB images ${spread(runsE)}.`;
+  return `### Ingest + write (input MB/s; peak RSS of the whole process)\n\n${table(['writer', 'input', 'rows/s', 'MB/s', 'peak RSS GiB', 'seconds'], rows)}\n\nmmcurate vs DuckDB throughput: URL rows ${(100 * b.seconds / a.seconds).toFixed(0)}% (${(100 * bz.seconds / a.seconds).toFixed(0)}% of DuckDB writing GZIP), image rows ${(100 * e.seconds / c.seconds).toFixed(0)}% (best of ${repeat} each, interleaved).\n\n${runsNote}\n`;
 }
