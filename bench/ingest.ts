@@ -106,18 +106,22 @@ export async function benchIngest(opts: { urlRows?: number; imageRows?: number }
 
   const out2 = path.join(WORK, 'out-img');
   const d2 = path.join(WORK, 'duck-img.parquet');
-  const runsC: Timed[] = [], runsE: Timed[] = [];
+  const out3 = path.join(WORK, 'out-img-header');
+  const runsC: Timed[] = [], runsE: Timed[] = [], runsH: Timed[] = [];
   for (let r = 0; r < repeat; r++) {
     rmSync(out2, { recursive: true, force: true });
     runsC.push(timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--out', out2, '--quiet']));
     runsE.push(timeNode(duckScript, [`read_parquet('${imgFile}')`, d2]));
+    rmSync(out3, { recursive: true, force: true });
+    runsH.push(timeCli(['ingest', '--kind', 'caption', '--input', imgFile, '--image-check', 'header', '--out', out3, '--quiet']));
   }
-  const [c, e] = [best(runsC), best(runsE)];
+  const [c, e, hd] = [best(runsC), best(runsE), best(runsH)];
   rows.push(['mmcurate ingest (decode-checks every image)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / c.seconds, imgBytes / MB / c.seconds, c.peakRssBytes / GiB, c.seconds]);
   rows.push(['DuckDB COPY (no image check)', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / e.seconds, imgBytes / MB / e.seconds, e.peakRssBytes / GiB, e.seconds]);
+  rows.push(['mmcurate ingest --image-check header', `${imageRows.toLocaleString('en-US')} image rows`, imageRows / hd.seconds, imgBytes / MB / hd.seconds, hd.peakRssBytes / GiB, hd.seconds]);
   const kept = JSON.parse(readFileSync(path.join(out2, 'manifest.json'), 'utf8')) as { rows: number };
   if (kept.rows !== imageRows) throw new Error(`image ingest kept ${kept.rows} of ${imageRows}`);
   const spread = (runs: Timed[]): string => runs.map((r) => r.seconds.toFixed(1)).join(', ');
-  const runsNote = `Runs (s): mmcurate URL ${spread(runsA)}; DuckDB URL ${spread(runsB)} / GZIP ${spread(runsBz)}; mmcurate images ${spread(runsC)}; DuckDB images ${spread(runsE)}.`;
-  return `### Ingest + write (input MB/s; peak RSS of the whole process)\n\n${table(['writer', 'input', 'rows/s', 'MB/s', 'peak RSS GiB', 'seconds'], rows)}\n\nmmcurate vs DuckDB throughput: URL rows ${(100 * b.seconds / a.seconds).toFixed(0)}% (${(100 * bz.seconds / a.seconds).toFixed(0)}% of DuckDB writing GZIP), image rows ${(100 * e.seconds / c.seconds).toFixed(0)}% (best of ${repeat} each, interleaved).\n\n${runsNote}\n`;
+  const runsNote = `Runs (s): mmcurate URL ${spread(runsA)}; DuckDB URL ${spread(runsB)} / GZIP ${spread(runsBz)}; mmcurate images ${spread(runsC)}; DuckDB images ${spread(runsE)}; header check ${spread(runsH)}.`;
+  return `### Ingest + write (input MB/s; peak RSS of the whole process)\n\n${table(['writer', 'input', 'rows/s', 'MB/s', 'peak RSS GiB', 'seconds'], rows)}\n\nmmcurate vs DuckDB throughput: URL rows ${(100 * b.seconds / a.seconds).toFixed(0)}% (${(100 * bz.seconds / a.seconds).toFixed(0)}% of DuckDB writing GZIP), image rows ${(100 * e.seconds / c.seconds).toFixed(0)}% (${(100 * e.seconds / hd.seconds).toFixed(0)}% with --image-check header; best of ${repeat} each, interleaved).\n\n${runsNote}\n`;
 }

@@ -10,7 +10,7 @@ import { Progress } from '../run/progress.js';
 import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
 import { selectColumns } from '../write/parquet-schema.js';
 import { expandInputs, FORMATS, type Format, type InputUnit } from './detect.js';
-import { DEFAULT_MAX_PIXELS } from './images.js';
+import { DEFAULT_MAX_PIXELS, IMAGE_CHECK_MODES, type ImageCheckMode } from './images.js';
 import { DEFAULT_PART_BYTES, splitUnits } from './split.js';
 import { FIELD_NAMES } from './map.js';
 import type { IngestSpec } from './task.js';
@@ -22,6 +22,7 @@ const flags: Flags = {
   map: { type: 'list', help: 'FIELD=COLUMN overrides, e.g. caption=alt_text, image=jpg, url=URL, text=content' },
   out: { type: 'string', help: 'output folder' },
   strict: { type: 'boolean', help: 'stop at the first bad record or unreadable file (exit 1)' },
+  'image-check': { type: 'string', help: 'decode (default): decode every local or embedded image with sharp; header: read its header and check its framing reaches the end marker (images decoded upstream, e.g. by img2dataset)' },
   'max-pixels': { type: 'number', help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
   'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
   workers: { type: 'number', help: 'parallel tasks (default: CPU count)' },
@@ -48,6 +49,7 @@ export interface IngestOptions {
   map?: Record<string, string>;
   strict?: boolean;
   maxPixels?: number;
+  imageCheck?: ImageCheckMode;
   textSplit?: 'line' | 'paragraph' | 'file';
   workers?: number;
   tasks?: number;
@@ -83,6 +85,7 @@ export async function ingest(o: IngestOptions): Promise<Manifest> {
     assignment: assign(units, world),
     map: o.map ?? {},
     maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
+    imageCheck: o.imageCheck ?? 'decode',
     strict: !!o.strict,
     textSplit: o.textSplit ?? 'line',
     shard: o.shard ?? {},
@@ -138,6 +141,8 @@ export async function run(argv: string[]): Promise<number> {
   const maxPixels = num(p, 'max-pixels');
   if (maxPixels !== undefined && !(maxPixels > 0)) throw new UsageError(`mmcurate ingest: --max-pixels must be positive, got ${maxPixels}`);
   const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1024 * 1024));
+  const imageCheck = str(p, 'image-check') ?? 'decode';
+  if (!(IMAGE_CHECK_MODES as readonly string[]).includes(imageCheck)) throw new UsageError(`mmcurate ingest: --image-check must be ${IMAGE_CHECK_MODES.join(' or ')}, got "${imageCheck}"`);
   const partMb = num(p, 'part-mb');
   if (partMb !== undefined && !(partMb >= 0)) throw new UsageError(`mmcurate ingest: --part-mb must be 0 (never cut) or a positive size in MiB, got ${partMb}`);
   const out = required(p, 'out', 'ingest');
@@ -149,6 +154,7 @@ export async function run(argv: string[]): Promise<number> {
     map: keyValues(list(p, 'map'), 'map'),
     strict: bool(p, 'strict'),
     maxPixels,
+    imageCheck: imageCheck as ImageCheckMode,
     textSplit: split as 'line',
     workers: num(p, 'workers'),
     tasks: num(p, 'tasks'),

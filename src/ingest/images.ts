@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { probeImage } from '../image/header.js';
+import { orientedSize, probeImage } from '../image/header.js';
+import { incompleteImage } from '../image/complete.js';
 
 /** PIL's decompression-bomb threshold (Image.MAX_IMAGE_PIXELS); override with --max-pixels. */
 export const DEFAULT_MAX_PIXELS = 89_478_485;
@@ -28,10 +29,28 @@ export type ImageFailure = { reason: 'image_missing' | 'image_empty' | 'image_de
 
 const FORMAT_NAMES: Record<string, string> = { jpeg: 'jpeg', jpg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', avif: 'avif', heif: 'heif', svg: 'svg' };
 
-export async function checkImage(bytes: Uint8Array, maxPixels: number, what: string): Promise<DecodedImage | ImageFailure> {
+/**
+ * How an image is checked before it is kept: `decode` (default) decodes it with sharp; `header` only reads
+ * its header and checks that its framing reaches the end marker (src/image/complete.ts), for images decoded
+ * upstream already (img2dataset re-encodes every image it writes). Formats the probe does not read are
+ * decoded either way.
+ */
+export type ImageCheckMode = 'decode' | 'header';
+export const IMAGE_CHECK_MODES: readonly ImageCheckMode[] = ['decode', 'header'];
+
+export async function checkImage(bytes: Uint8Array, maxPixels: number, what: string, mode: ImageCheckMode = 'decode'): Promise<DecodedImage | ImageFailure> {
   if (bytes.byteLength === 0) return { reason: 'image_empty', detail: `${what} has zero bytes` };
   // the header probe answers in microseconds what a libvips metadata call answers in ~0.4 ms
-  let head: { format: string; width: number; height: number; orientation: number } | undefined = probeImage(bytes);
+  const probed = probeImage(bytes);
+  if (probed && mode === 'header') {
+    const { width: w, height: h } = probed;
+    if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
+    const missing = incompleteImage(bytes, probed.format);
+    if (missing) return { reason: 'image_decode_failed', detail: `${what}: ${missing}` };
+    const { width, height } = orientedSize(probed);
+    return { bytes, format: probed.format, width, height };
+  }
+  let head: { format: string; width: number; height: number; orientation: number } | undefined = probed;
   if (!head) {
     try {
       const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -58,7 +77,7 @@ export async function checkImage(bytes: Uint8Array, maxPixels: number, what: str
   };
 }
 
-export async function loadLocalImage(baseDir: string, rel: string, maxPixels: number): Promise<DecodedImage | ImageFailure> {
+export async function loadLocalImage(baseDir: string, rel: string, maxPixels: number, mode: ImageCheckMode = 'decode'): Promise<DecodedImage | ImageFailure> {
   const abs = path.resolve(baseDir, rel);
   let bytes: Buffer;
   try {
@@ -67,7 +86,7 @@ export async function loadLocalImage(baseDir: string, rel: string, maxPixels: nu
     const code = (err as NodeJS.ErrnoException).code;
     return { reason: 'image_missing', detail: `${rel}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}` };
   }
-  return checkImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxPixels, rel);
+  return checkImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxPixels, rel, mode);
 }
 
 /** libvips repeats itself across lines; one line of each is enough for a reject. */

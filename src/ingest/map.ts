@@ -5,13 +5,14 @@
  */
 import { recordId, type AnyRecord, type CaptionRecord, type Image, type InterleavedRecord, type Kind, type TextRecord } from '../records.js';
 import { describeErrors, recordValidator } from '../schemas.js';
-import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageFailure } from './images.js';
+import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageCheckMode, type ImageFailure } from './images.js';
 import type { RawItem } from './readers/types.js';
 
 export interface MapOptions {
   /** field → input column, from `--map`. */
   map: Record<string, string>;
   maxPixels: number;
+  imageCheck?: ImageCheckMode;
   /** Bounds the image reads and decodes in flight across a batch. */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -72,18 +73,18 @@ function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: stri
   if (value === undefined || value === null) return undefined;
   const maxPixels = o.maxPixels;
   const kept = (d: DecodedImage | ImageFailure, path: string | null): ImageResult => (isFailure(d) ? d : { image: { bytes: d.bytes, path }, decoded: d });
-  if (value instanceof Uint8Array) return o.limit(() => checkImage(value, maxPixels, what)).then((d) => kept(d, null));
+  if (value instanceof Uint8Array) return o.limit(() => checkImage(value, maxPixels, what, o.imageCheck)).then((d) => kept(d, null));
   if (typeof value === 'string') {
     if (value.trim() === '') return undefined;
     if (URL_RE.test(value)) return { image: { bytes: null, path: value } };
-    return o.limit(() => loadLocalImage(baseDir, value, maxPixels)).then((d) => kept(d, value));
+    return o.limit(() => loadLocalImage(baseDir, value, maxPixels, o.imageCheck)).then((d) => kept(d, value));
   }
   if (typeof value === 'object') {
     const obj = value as { bytes?: unknown; path?: unknown };
     const p = typeof obj.path === 'string' ? obj.path : null;
     if (obj.bytes instanceof Uint8Array) {
       const bytes = obj.bytes;
-      return o.limit(() => checkImage(bytes, maxPixels, p ?? what)).then((d) => kept(d, p));
+      return o.limit(() => checkImage(bytes, maxPixels, p ?? what, o.imageCheck)).then((d) => kept(d, p));
     }
     if (p) return resolveImage(p, baseDir, o, what);
     return undefined;

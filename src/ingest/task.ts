@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import { mapOrdered } from '../run/ordered.js';
 import type { InputUnit } from './detect.js';
 import { toRecord, type Mapped } from './map.js';
+import type { ImageCheckMode } from './images.js';
 import { readerFor } from './readers/index.js';
 import { UnreadableFileError, type RawItem } from './readers/types.js';
 
@@ -22,6 +23,7 @@ export interface IngestSpec {
   assignment: number[][];
   map: Record<string, string>;
   maxPixels: number;
+  imageCheck: ImageCheckMode;
   strict: boolean;
   textSplit: 'line' | 'paragraph' | 'file';
   shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
@@ -34,7 +36,7 @@ export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskO
   const acct = new Accounting();
   const rejects = new RejectWriter(ctx.outDir, ctx.rank);
   const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, ...spec.shard });
-  const opts = { map: spec.map, maxPixels: spec.maxPixels, limit: pLimit(DECODE_CONCURRENCY) };
+  const opts = { map: spec.map, maxPixels: spec.maxPixels, imageCheck: spec.imageCheck, limit: pLimit(DECODE_CONCURRENCY) };
   for (const ui of spec.assignment[ctx.rank] ?? []) {
     const unit = spec.units[ui]!;
     const reader = readerFor(unit.format, spec.textSplit);
