@@ -81,21 +81,24 @@ export async function runStage<S>(o: StageOptions<S>): Promise<TaskResult[]> {
   for (let r = 0; r < world; r++) if (!existsSync(markerPath(o.outDir, o.stage, r))) pending.push(r);
   if (pending.length < world) process.stderr.write(`${o.stage}: resuming, ${world - pending.length} of ${world} task(s) already done\n`);
 
-  const run = async (rank: number): Promise<void> => {
-    const ctx = { rank, world, outDir: o.outDir, report: (u: number, n: number) => o.progress?.tick(u, n) };
-    // workers: 1 means in-process (stages that keep a model or an index loaded across tasks ask for it)
-    const out = o.workers <= 1 ? await runInProcess(o.taskModule, o.spec, ctx) : await runInWorker(o.taskModule, o.spec, ctx);
-    writeJsonAtomic(markerPath(o.outDir, o.stage, rank), { rank, ...out });
-  };
   const queue = [...pending];
   const errors: unknown[] = [];
+  // workers: 1 means in-process (stages that keep a model or an index loaded across tasks ask for it);
+  // otherwise each lane keeps one worker thread for all the tasks it takes
   const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, queue.length)) }, async () => {
-    for (let r = queue.shift(); r !== undefined && errors.length === 0; r = queue.shift()) {
-      try {
-        await run(r);
-      } catch (err) {
-        errors.push(err);
+    const lane = o.workers <= 1 ? undefined : new Lane(o.taskModule, o.spec, world, o.outDir, (u, n) => o.progress?.tick(u, n));
+    try {
+      for (let r = queue.shift(); r !== undefined && errors.length === 0; r = queue.shift()) {
+        try {
+          const ctx = { rank: r, world, outDir: o.outDir, report: (u: number, n: number) => o.progress?.tick(u, n) };
+          const out = lane ? await lane.run(r) : await runInProcess(o.taskModule, o.spec, ctx);
+          writeJsonAtomic(markerPath(o.outDir, o.stage, r), { rank: r, ...out });
+        } catch (err) {
+          errors.push(err);
+        }
       }
+    } finally {
+      await lane?.close();
     }
   });
   await Promise.all(lanes);
@@ -112,26 +115,48 @@ async function runInProcess<S>(moduleUrl: string, spec: S, ctx: TaskContext): Pr
 
 const WORKER = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js'));
 
-function runInWorker<S>(moduleUrl: string, spec: S, ctx: TaskContext): Promise<TaskOutput> {
-  return new Promise((resolve, reject) => {
+/** One worker thread that runs a stage's tasks one after another (see worker.ts). */
+class Lane {
+  private readonly worker: Worker;
+  private current?: { rank: number; resolve: (r: TaskOutput) => void; reject: (e: unknown) => void };
+  private exited = false;
+
+  constructor(moduleUrl: string, spec: unknown, world: number, outDir: string, report: (units: number, records: number) => void) {
     // the same young-generation size as the main thread (bin/mmcurate): records are short-lived garbage
-    const w = new Worker(WORKER, { workerData: { moduleUrl, spec, rank: ctx.rank, world: ctx.world, outDir: ctx.outDir }, resourceLimits: { maxYoungGenerationSizeMb: 192 } });
-    let settled = false;
-    w.on('message', (m: { type: string; units?: number; records?: number; result?: TaskOutput; message?: string; exitCode?: number }) => {
-      if (m.type === 'progress') ctx.report(m.units!, m.records!);
-      else if (m.type === 'done') {
-        settled = true;
-        resolve(m.result!);
-      } else if (m.type === 'error') {
-        settled = true;
-        reject(m.exitCode === 2 ? new UsageError(m.message!) : new RunError(m.message!));
-      }
+    this.worker = new Worker(WORKER, { workerData: { moduleUrl, spec, world, outDir }, resourceLimits: { maxYoungGenerationSizeMb: 192 } });
+    this.worker.on('message', (m: { type: string; rank?: number; units?: number; records?: number; result?: TaskOutput; message?: string; exitCode?: number }) => {
+      if (m.type === 'progress') return report(m.units!, m.records!);
+      const c = this.current;
+      if (!c || c.rank !== m.rank) return;
+      this.current = undefined;
+      if (m.type === 'done') c.resolve(m.result!);
+      else c.reject(m.exitCode === 2 ? new UsageError(m.message!) : new RunError(m.message!));
     });
-    w.on('error', (e) => {
-      if (!settled) reject(e);
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      this.fail(new RunError(`a worker running task ${this.current?.rank ?? '?'} of ${world} exited with code ${code} before finishing`));
     });
-    w.on('exit', (code) => {
-      if (!settled) reject(new RunError(`task ${ctx.rank} of ${ctx.world} exited with code ${code} before finishing`));
+  }
+
+  run(rank: number): Promise<TaskOutput> {
+    if (this.exited) return Promise.reject(new RunError(`the worker for task ${rank} is gone`));
+    return new Promise((resolve, reject) => {
+      this.current = { rank, resolve, reject };
+      this.worker.postMessage({ type: 'run', rank });
     });
-  });
+  }
+
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise((r) => this.worker.once('exit', r));
+    this.worker.postMessage({ type: 'exit' });
+    await gone;
+  }
+
+  private fail(e: unknown): void {
+    const c = this.current;
+    this.current = undefined;
+    c?.reject(e);
+  }
 }
