@@ -66,9 +66,10 @@ describe('preprocessing matches the PIL reference', () => {
     }
   });
 
-  for (const e of ref.images) {
-    test(`${e.file}: mean |diff| <= 0.02 and embedding cosine >= 0.999`, async () => {
-      const r = await preprocessImage(readFileSync(new URL(e.file, DIR)), model.preprocess);
+  // both decoders are held to the PIL reference: the JPEG fast path (@napi-rs/image) and sharp for all
+  for (const [e, decoder] of ref.images.flatMap((x) => [[x, 'auto'], [x, 'sharp']] as const)) {
+    test(`${e.file} (${decoder}): mean |diff| <= 0.02 and embedding cosine >= 0.999`, async () => {
+      const r = await preprocessImage(readFileSync(new URL(e.file, DIR)), model.preprocess, { decoder });
       assert.ok(r.ok, r.ok ? '' : `${r.reason}: ${r.detail}`);
       assert.equal(r.width, e.width);
       assert.equal(r.height, e.height);
@@ -83,6 +84,24 @@ describe('preprocessing matches the PIL reference', () => {
       assert.ok(cos >= 0.999, `${e.file}: embedding cosine ${cos}`);
     });
   }
+});
+
+describe('the JPEG fast path (@napi-rs/image) against sharp', () => {
+  test('every EXIF orientation, grey and progressive JPEGs: same size, same pixels within 0.02, both paths', async () => {
+    const card = new URL('large_800x600.jpg', DIR).pathname;
+    const cases: [string, Buffer][] = [];
+    for (let o = 1; o <= 8; o++) cases.push([`orientation ${o}`, await sharp(card).resize(600, 400).withMetadata({ orientation: o }).jpeg({ quality: 90 }).toBuffer()]);
+    cases.push(['grey', await sharp(card).greyscale().jpeg().toBuffer()]);
+    cases.push(['progressive 4:4:4', await sharp(card).jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer()]);
+    for (const [name, bytes] of cases) {
+      const a = await preprocessImage(bytes, model.preprocess, { decoder: 'auto' });
+      const b = await preprocessImage(bytes, model.preprocess, { decoder: 'sharp' });
+      assert.ok(a.ok && b.ok, name);
+      assert.deepEqual([a.width, a.height], [b.width, b.height], name);
+      const mad = meanAbsDiff(a.pixels, b.pixels);
+      assert.ok(mad <= 0.02, `${name}: mean absolute difference ${mad}`);
+    }
+  });
 });
 
 describe('preprocessor_config.json', () => {
