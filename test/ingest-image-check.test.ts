@@ -62,3 +62,18 @@ test('--image-check header keeps what decode keeps and rejects truncated images,
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--image-check must be decode or header, got "pixels"/);
 });
+
+test('a JPEG the fast decoder refuses (arithmetic coding) is decoded by sharp and kept', async () => {
+  const dir = tmpDir();
+  writeFileSync(path.join(dir, 'arith.jpg'), readFileSync(path.join(ROOT, 'test', 'fixtures', 'jpeg', 'arithmetic.jpg')));
+  writeFileSync(path.join(dir, 'plain.jpg'), readFileSync(path.join(FIXTURES, 'jpeg_rgb.jpg')));
+  writeFileSync(path.join(dir, 'pairs.jsonl'), [JSON.stringify({ image: 'arith.jpg', caption: 'arithmetic' }), JSON.stringify({ image: 'plain.jpg', caption: 'plain' })].join('\n'));
+  const out = path.join(dir, 'out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(dir, 'pairs.jsonl'), '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = await duck(`SELECT text, image_format, width, height FROM read_parquet('${out}/data/*.parquet') ORDER BY text`);
+  assert.deepEqual(rows, [
+    { text: 'arithmetic', image_format: 'jpeg', width: 320, height: 240 },
+    { text: 'plain', image_format: 'jpeg', width: 320, height: 240 },
+  ]);
+});

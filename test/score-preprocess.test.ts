@@ -104,6 +104,16 @@ describe('the JPEG fast path (@napi-rs/image) against sharp', () => {
   });
 });
 
+describe('preprocessing falls back to sharp', () => {
+  test('an arithmetic-coded JPEG, which the fast decoder refuses, comes out as sharp makes it', async () => {
+    const bytes = readFileSync(new URL('../jpeg/arithmetic.jpg', DIR));
+    const a = await preprocessImage(bytes, model.preprocess, { decoder: 'auto' });
+    const b = await preprocessImage(bytes, model.preprocess, { decoder: 'sharp' });
+    assert.ok(a.ok && b.ok);
+    assert.deepEqual(a.pixels, b.pixels);
+  });
+});
+
 describe('preprocessor_config.json', () => {
   test('CLIP: shortest edge then crop; the long side is truncated like transformers', () => {
     const cfg = parsePreprocessorConfig({ size: 224, crop_size: 224, do_center_crop: true, resample: 3 }, 'p.json');

@@ -10,9 +10,9 @@
  */
 import type { ImageHeader } from '../image/header.js';
 import { incompleteImage } from '../image/complete.js';
+import { napiImage } from '../image/napi.js';
 import type { Resample } from './preprocess-config.js';
 
-type NapiImage = typeof import('@napi-rs/image');
 
 /**
  * Above this many source pixels sharp is faster (preprocessing per CPU second against PIL: 1600x1200
@@ -20,13 +20,6 @@ type NapiImage = typeof import('@napi-rs/image');
  */
 const FAST_MAX_PIXELS = 1_000_000;
 
-let loaded: Promise<NapiImage | null> | undefined;
-
-/** The native module, or null where its prebuilt binary is missing (then sharp does all the work). */
-function napi(): Promise<NapiImage | null> {
-  loaded ??= import('@napi-rs/image').catch(() => null);
-  return loaded;
-}
 
 export interface FastRaw {
   data: Buffer;
@@ -47,7 +40,7 @@ export async function decodeJpegFast(bytes: Uint8Array, header: ImageHeader, siz
   if (size.width > oriented.width || size.height > oriented.height) return undefined; // enlargements: resample.ts
   // zune-jpeg fills in what a truncated file lacks; libvips refuses it, and the record is rejected there
   if (incompleteImage(bytes, 'jpeg')) return undefined;
-  const m = await napi();
+  const m = await napiImage();
   if (!m) return undefined;
   try {
     let t = new m.Transformer(bytes);
