@@ -13,13 +13,11 @@ import { incompleteImage } from '../image/complete.js';
 import { napiImage } from '../image/napi.js';
 import type { Resample } from './preprocess-config.js';
 
-
 /**
  * Above this many source pixels sharp is faster (preprocessing per CPU second against PIL: 1600x1200
  * JPEGs 3.18x through sharp, 1.31x through this path; 1024x768 about 2x either way; 500x375 1.12x vs 1.87x).
  */
 const FAST_MAX_PIXELS = 1_000_000;
-
 
 export interface FastRaw {
   data: Buffer;
