@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { probeImage } from '../image/header.js';
+import { readImageHeader, type AnyImageHeader } from '../image/read-header.js';
 import { incompleteImage } from '../image/complete.js';
 import { napiImage } from '../image/napi.js';
 
@@ -43,26 +43,20 @@ export const IMAGE_CHECK_MODES: readonly ImageCheckMode[] = ['decode', 'header']
 
 export async function checkImage(bytes: Uint8Array, maxPixels: number, what: string, mode: ImageCheckMode = 'decode'): Promise<DecodedImage | ImageFailure> {
   if (bytes.byteLength === 0) return { reason: 'image_empty', detail: `${what} has zero bytes` };
-  // the header probe answers in microseconds what a libvips metadata call answers in ~0.4 ms
-  const probed = probeImage(bytes);
-  if (probed && mode === 'header') {
-    const { width: w, height: h } = probed;
-    if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
-    const missing = incompleteImage(bytes, probed.format);
-    if (missing) return { reason: 'image_decode_failed', detail: `${what}: ${missing}` };
-    return decoded(bytes, probed);
-  }
-  let head: { format: string; width: number; height: number; orientation: number } | undefined = probed;
-  if (!head) {
-    try {
-      const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-      head = { format: meta.format ?? 'unknown', width: meta.width ?? 0, height: meta.pageHeight ?? meta.height ?? 0, orientation: meta.orientation ?? 1 };
-    } catch (err) {
-      return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
-    }
+  let head: AnyImageHeader;
+  try {
+    head = await readImageHeader(bytes);
+  } catch (err) {
+    return { reason: 'image_decode_failed', detail: `${what}: ${oneLine((err as Error).message)}` };
   }
   const { width: w, height: h } = head;
   if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
+  // header mode needs the probe's reading of the format; what only libvips can read is decoded
+  if (mode === 'header' && head.source === 'probe') {
+    const missing = incompleteImage(bytes, head.format);
+    if (missing) return { reason: 'image_decode_failed', detail: `${what}: ${missing}` };
+    return decoded(bytes, head);
+  }
   if (head.format === 'jpeg' && w * h <= NAPI_JPEG_PIXELS) {
     // a JPEG cut short is what a decode check exists for; the decoder below would fill in the missing part
     const missing = incompleteImage(bytes, 'jpeg');

@@ -8,7 +8,7 @@
  * Pixels match PIL to a mean of 0.28 levels out of 255 (sharp: 0.18); test/score-preprocess.test.ts holds
  * both paths to the same PIL reference.
  */
-import type { ImageHeader } from '../image/header.js';
+import { orientedSize, type ImageHeader } from '../image/header.js';
 import { incompleteImage } from '../image/complete.js';
 import { napiImage } from '../image/napi.js';
 import type { Resample } from './preprocess-config.js';
@@ -34,7 +34,7 @@ export interface FastRaw {
 export async function decodeJpegFast(bytes: Uint8Array, header: ImageHeader, size: { width: number; height: number }, resample: Resample): Promise<FastRaw | undefined> {
   if (header.format !== 'jpeg' || header.cmyk || header.hasAlpha || header.width * header.height > FAST_MAX_PIXELS) return undefined;
   if (resample !== 'cubic' && resample !== 'linear') return undefined;
-  const oriented = header.orientation >= 5 ? { width: header.height, height: header.width } : { width: header.width, height: header.height };
+  const oriented = orientedSize(header);
   if (size.width > oriented.width || size.height > oriented.height) return undefined; // enlargements: resample.ts
   // zune-jpeg fills in what a truncated file lacks; libvips refuses it, and the record is rejected there
   if (incompleteImage(bytes, 'jpeg')) return undefined;

@@ -9,7 +9,8 @@
  * except plain JPEG downscales, which jpeg-fast.ts takes at about half sharp's cost.
  */
 import sharp, { type CreateRaw, type ResizeOptions, type Sharp } from 'sharp';
-import { orientedSize, probeImage, type ImageHeader } from '../image/header.js';
+import { orientedSize, type ImageHeader } from '../image/header.js';
+import { readImageHeader, type AnyImageHeader } from '../image/read-header.js';
 import { cropOffset, type PreprocessConfig, resizedSize } from './preprocess-config.js';
 import { pilResize } from './resample.js';
 import { decodeJpegFast } from './jpeg-fast.js';
@@ -50,10 +51,10 @@ export interface PreprocessOptions {
 
 export async function preprocessImage(bytes: Uint8Array, cfg: PreprocessConfig, opts: PreprocessOptions = {}): Promise<PreprocessResult> {
   if (bytes.byteLength === 0) return { ok: false, reason: 'image_empty', detail: 'zero-byte image' };
-  let header: ImageHeader | Fallback;
+  let header: AnyImageHeader;
   try {
     // The probe answers in microseconds what metadata() costs a libvips round trip for; sharp for the rest.
-    header = probeImage(bytes) ?? (await headerFromSharp(bytes));
+    header = await readImageHeader(bytes);
   } catch (err) {
     return fail(err);
   }
@@ -69,21 +70,6 @@ export async function preprocessImage(bytes: Uint8Array, cfg: PreprocessConfig, 
   } catch (err) {
     return fail(err);
   }
-}
-
-/** What the probe gives, for the formats it does not read (TIFF, AVIF, ...) or headers it is unsure of. */
-type Fallback = Omit<ImageHeader, 'format'> & { format: string };
-
-async function headerFromSharp(bytes: Uint8Array): Promise<Fallback> {
-  const meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
-  return {
-    format: meta.format ?? 'unknown',
-    width: meta.width,
-    height: meta.pageHeight ?? meta.height,
-    orientation: meta.orientation ?? 1,
-    hasAlpha: meta.hasAlpha === true,
-    cmyk: meta.space === 'cmyk',
-  };
 }
 
 function fail(err: unknown): PreprocessResult {
