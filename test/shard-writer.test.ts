@@ -72,3 +72,39 @@ test('image-bearing columns are OPTIONAL, so `datasets` applies the stored Image
   }
   assert.equal(layoutColumns('interleaved').find((x) => x.name === 'texts')!.elements[0]!.repetition_type, 'REQUIRED');
 });
+
+test('byte-array columns and the image struct survive every null pattern, page split and row group, read back by DuckDB and hyparquet', async () => {
+  const { readHyparquet } = await import('./helpers.js');
+  const dir = tmpDir();
+  // 3 row groups; ~2.4 MB of image bytes and ~1.5 MB of text per group: several 1 MiB pages per chunk
+  const w = new ShardWriter({ outDir: dir, layout: 'caption', rank: 0, maxRowGroupRows: 1000 });
+  const n = 2500;
+  const expect: { id: string; text: string; path: string | null; bytes: string | null; image: boolean; metadata: string | null }[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = row(i, 0);
+    const pattern = i % 5; // 0: both leaves, 1: bytes only, 2: path only, 3: image null, 4: both leaves null
+    const bytes = pattern <= 1 ? new Uint8Array(6000).fill((i * 7) & 255) : null;
+    const p = pattern === 0 || pattern === 2 ? `dir/é ${i}.jpg` : null;
+    r.image = pattern === 3 ? null : { bytes, path: p };
+    r.text = `caption ${i} ${'ü'.repeat(i % 1500)}`;
+    r.metadata = i % 2 ? JSON.stringify({ i, note: 'x'.repeat(i % 97) }) : null;
+    w.write(r);
+    expect.push({ id: r.id as string, text: r.text as string, path: p, bytes: bytes ? Buffer.from(bytes).toString('hex') : null, image: pattern !== 3, metadata: r.metadata as string | null });
+  }
+  const [s] = w.close();
+  const file = path.join(dir, s!.path);
+  const pages = await duck(`SELECT path_in_schema AS c, count(DISTINCT row_group_id)::INTEGER AS g FROM parquet_metadata('${file}') GROUP BY 1`);
+  assert.ok(pages.every((p) => p.g === 3), JSON.stringify(pages));
+  const viaDuck = await duck(`SELECT id, text, image IS NOT NULL AS has, image.path AS p, hex(image.bytes) AS b, metadata FROM read_parquet('${file}')`);
+  const viaHy = await readHyparquet(file);
+  assert.equal(viaDuck.length, n);
+  assert.equal(viaHy.length, n);
+  for (let i = 0; i < n; i++) {
+    const e = expect[i]!;
+    const d = viaDuck[i]!;
+    assert.deepEqual([d.id, d.text, d.has, d.p, d.b === null ? null : (d.b as string).toLowerCase(), d.metadata], [e.id, e.text, e.image, e.path, e.bytes, e.metadata], `DuckDB row ${i}`);
+    const h = viaHy[i]!;
+    const img = h.image as { bytes: Uint8Array | null; path: string | null } | null;
+    assert.deepEqual([h.id, h.text, img !== null && img !== undefined, img?.path ?? null, img?.bytes ? Buffer.from(img.bytes).toString('hex') : null, h.metadata], [e.id, e.text, e.image, e.path, e.bytes, e.metadata], `hyparquet row ${i}`);
+  }
+});

@@ -11,13 +11,18 @@ import type { Layout } from '../records.js';
 import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } from './parquet-schema.js';
 import { tmpName } from './atomic.js';
 import { gzipSync } from 'node:zlib';
-import { encodeUtf8 } from './utf8.js';
+import type { ColumnChunk, SchemaTree } from 'hyparquet';
+import { getSchemaPath } from 'hyparquet/src/schema.js';
+import { writeColumn } from 'hyparquet-writer/src/column.js';
+import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
+import { writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
 import { VERSION } from '../version.js';
 
 const gzip = (input: Uint8Array): Uint8Array => {
   const out = gzipSync(input, { level: 1 });
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 };
+const COMPRESSORS = { GZIP: gzip };
 
 export interface ShardInfo {
   path: string;
@@ -56,12 +61,6 @@ export function shardName(rank: number, seq: number): string {
   return `data/part-${String(rank).padStart(5, '0')}-${String(seq).padStart(5, '0')}.parquet`;
 }
 
-/** A rough uncompressed size: enough to keep row groups under their byte budget. */
-export function rowBytes(row: Row): number {
-  let n = 16;
-  for (const v of Object.values(row)) n += valueBytes(v);
-  return n;
-}
 
 function valueBytes(v: unknown): number {
   if (v == null) return 1;
@@ -73,10 +72,10 @@ function valueBytes(v: unknown): number {
 }
 
 /** A column that carries image bytes or embeddings in this row group (not just URL references). */
-function holdsBinary(c: ColumnDef, rows: Row[]): boolean {
+function holdsBinary(c: ColumnDef, values: unknown[]): boolean {
   if (!c.elements.some((e) => e.type === 'BYTE_ARRAY' && !e.converted_type)) return false;
-  const n = Math.min(rows.length, 64);
-  for (let i = 0; i < n; i++) if (valueBytes(rows[i]![c.name]) > 256) return true;
+  const n = Math.min(values.length, 64);
+  for (let i = 0; i < n; i++) if (valueBytes(values[i]) > 256) return true;
   return false;
 }
 
@@ -84,29 +83,45 @@ function holdsBinary(c: ColumnDef, rows: Row[]): boolean {
  * Dictionary encoding only pays for repeated values (kind, source, format); trying it on ids, captions and
  * image bytes costs a hash of every value for nothing. A sample of the row group decides.
  */
-function mostlyDistinct(c: ColumnDef, rows: Row[]): boolean {
-  if (holdsBinary(c, rows)) return true;
+function mostlyDistinct(c: ColumnDef, values: unknown[]): boolean {
+  if (holdsBinary(c, values)) return true;
   if (c.elements.length !== 1 || c.elements[0]!.type !== 'BYTE_ARRAY') return false;
-  const n = Math.min(rows.length, 512);
+  const n = Math.min(values.length, 512);
   if (n < 64) return false;
   const seen = new Set<unknown>();
-  for (let i = 0; i < n; i++) seen.add(rows[i]![c.name]);
+  for (let i = 0; i < n; i++) seen.add(values[i]);
   return seen.size > n / 2;
 }
 
-const isUtf8 = (c: ColumnDef): boolean => c.elements.length === 1 && c.elements[0]!.converted_type === 'UTF8';
 const isImage = (c: ColumnDef): boolean => c.elements.length === 3 && c.elements[1]!.name === 'bytes' && c.elements[2]!.name === 'path';
+const isFlatBytes = (c: ColumnDef): boolean => c.elements.length === 1 && c.elements[0]!.type === 'BYTE_ARRAY';
 
 /**
- * A column's values as the Parquet writer takes them. Distinct strings (ids, captions, URLs, image paths) go
- * over pre-encoded in bulk; repeated ones stay strings, which the dictionary keys by value.
+ * The leaves the fast byte-array encoder writes for a column, or undefined when hyparquet-writer must
+ * (lists, numbers, and strings that repeat enough for a dictionary).
  */
-function columnValues(c: ColumnDef, rows: Row[], plain: boolean): unknown[] {
-  const values = rows.map((r) => r[c.name] ?? null);
-  if (plain && isUtf8(c)) return encodeUtf8(values);
-  if (!isImage(c)) return values;
-  const paths = encodeUtf8(values.map((v) => (v as { path?: unknown } | null)?.path ?? null));
-  return values.map((v, i) => (v === null ? null : { bytes: (v as { bytes?: unknown }).bytes ?? null, path: paths[i] }));
+function fastLeaves(c: ColumnDef, values: unknown[], plain: boolean): ByteArrayLeaf[] | undefined {
+  const optional = c.elements[0]!.repetition_type !== 'REQUIRED';
+  if (isFlatBytes(c) && plain) {
+    return [{ path: [c.name], maxDefinitionLevel: optional ? 1 : 0, value: (i) => (values[i] ?? null) as string | Uint8Array | null, nullLevel: () => 0 }];
+  }
+  if (!isImage(c)) return undefined;
+  // {bytes, path}: both leaves OPTIONAL inside the struct (level 2 when present, 1 when only the leaf is null)
+  const structLevel = optional ? 1 : 0;
+  const image = (i: number) => values[i] as { bytes?: Uint8Array | null; path?: string | null } | null | undefined;
+  const leaf = (key: 'bytes' | 'path'): ByteArrayLeaf => ({
+    path: [c.name, key],
+    maxDefinitionLevel: structLevel + 1,
+    value: (i) => image(i)?.[key] ?? null,
+    nullLevel: (i) => (image(i) == null ? 0 : structLevel),
+  });
+  return [leaf('bytes'), leaf('path')];
+}
+
+/** Schema paths from the root to each leaf under a top-level column. */
+function leafPaths(tree: SchemaTree[]): SchemaTree[][] {
+  const node = tree[tree.length - 1]!;
+  return node.children.length ? node.children.flatMap((child) => leafPaths([...tree, child])) : [tree];
 }
 
 /** A ByteWriter that streams to a file descriptor and hashes what it writes. */
@@ -135,7 +150,9 @@ export class ShardWriter {
   readonly columns: ColumnDef[];
   private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata'>> & { kvMetadata?: Record<string, unknown> };
   private readonly shards: ShardInfo[] = [];
-  private buffer: Row[] = [];
+  /** The row group being gathered, column by column: a record object dies young instead of waiting for the flush. */
+  private buffer: unknown[][];
+  private bufferRows = 0;
   private bufferBytes = 0;
   private seq = 0;
   private current?: { fd: number; tmp: string; final: string; sink: FileSink; writer: ParquetWriter; rows: number };
@@ -145,21 +162,25 @@ export class ShardWriter {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.opts = { ...SHARD_DEFAULTS, ...given } as ShardWriter['opts'];
     this.columns = selectColumns(options.layout, options.columns ?? []);
+    this.buffer = this.columns.map(() => []);
     mkdirSync(path.join(options.outDir, 'data'), { recursive: true });
   }
 
   write(row: Row): void {
-    const bytes = rowBytes(row);
-    const shardRows = (this.current?.rows ?? 0) + this.buffer.length;
+    // a rough uncompressed size: enough to keep row groups under their byte budget
+    let bytes = 16;
+    for (const c of this.columns) bytes += valueBytes(row[c.name]);
+    const shardRows = (this.current?.rows ?? 0) + this.bufferRows;
     const shardBytes = (this.current?.sink.written ?? 0) + this.bufferBytes;
     // the uncompressed estimate overstates what lands on disk, so a shard never exceeds its byte budget
     if (shardRows > 0 && (shardRows + 1 > this.opts.maxShardRows || shardBytes + bytes > this.opts.maxShardBytes)) {
       this.flushRowGroup();
       this.closeShard();
     }
-    this.buffer.push(row);
+    for (let j = 0; j < this.columns.length; j++) this.buffer[j]!.push(row[this.columns[j]!.name] ?? null);
+    this.bufferRows++;
     this.bufferBytes += bytes;
-    if (this.buffer.length >= this.opts.maxRowGroupRows || this.bufferBytes >= this.opts.maxRowGroupBytes) this.flushRowGroup();
+    if (this.bufferRows >= this.opts.maxRowGroupRows || this.bufferBytes >= this.opts.maxRowGroupBytes) this.flushRowGroup();
   }
 
   /** Closes the last shard and returns every shard this writer produced. */
@@ -170,26 +191,63 @@ export class ShardWriter {
   }
 
   private flushRowGroup(): void {
-    if (this.buffer.length === 0) return;
+    const n = this.bufferRows;
+    if (n === 0) return;
     const shard = this.current ?? this.openShard();
-    const rows = this.buffer;
-    // min/max statistics pay off for numbers (score filters push down); on text and bytes they cost time
-    const columnData = this.columns.map((c) => {
-      const plain = mostlyDistinct(c, rows);
-      return {
-        name: c.name,
-        data: columnValues(c, rows, plain),
-        statistics: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
-        // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
-        codec: holdsBinary(c, rows) ? ('UNCOMPRESSED' as const) : ('GZIP' as const),
-        ...(plain ? { encoding: 'PLAIN' as const } : {}),
-      };
-    });
-    shard.writer.write({ columnData, rowGroupSize: rows.length });
-    shard.sink.drain();
-    shard.rows += rows.length;
-    this.buffer = [];
+    const sink = shard.sink;
+    const groupStart = sink.offset;
+    const chunks: ColumnChunk[] = [];
+    for (let j = 0; j < this.columns.length; j++) {
+      const c = this.columns[j]!;
+      const values = this.buffer[j]!;
+      const plain = mostlyDistinct(c, values);
+      // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
+      const binary = holdsBinary(c, values);
+      const codec = binary ? 'UNCOMPRESSED' : 'GZIP';
+      const leaves = fastLeaves(c, values, plain);
+      if (leaves) {
+        for (const leaf of leaves) chunks.push(writeByteArrayChunk(sink, leaf, n, codec, binary ? undefined : gzip));
+        continue;
+      }
+      for (const path of leafPaths(this.tree(c.name))) {
+        const schemaPath = path.map((n) => n.element);
+        const { chunk } = writeColumn({
+          writer: sink,
+          column: {
+            columnName: schemaPath.slice(1).map((e) => e.name).join('.'),
+            element: schemaPath[schemaPath.length - 1]!,
+            schemaPath,
+            codec,
+            compressors: COMPRESSORS,
+            // min/max statistics pay off for numbers (score filters push down); on text and bytes they cost time
+            stats: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
+            pageSize: 1 << 20,
+            columnIndex: false,
+            offsetIndex: false,
+            ...(plain ? { encoding: 'PLAIN' as const } : {}),
+          },
+          pageData: encodeNestedValues(path, values),
+        });
+        chunks.push(chunk);
+      }
+    }
+    let total = 0n;
+    for (const ch of chunks) total += ch.meta_data?.total_uncompressed_size ?? 0n;
+    // the row group goes into the ParquetWriter's list, which its finish() writes into the footer
+    shard.writer.row_groups.push({ columns: chunks, total_byte_size: total, num_rows: BigInt(n), total_compressed_size: BigInt(sink.offset - groupStart) });
+    shard.writer.num_rows += BigInt(n);
+    sink.drain();
+    shard.rows += n;
+    this.buffer = this.columns.map(() => []);
+    this.bufferRows = 0;
     this.bufferBytes = 0;
+  }
+
+  private treeCache = new Map<string, SchemaTree[]>();
+  private tree(name: string): SchemaTree[] {
+    let t = this.treeCache.get(name);
+    if (!t) this.treeCache.set(name, (t = getSchemaPath(parquetSchema(this.columns), [name])));
+    return t;
   }
 
   private openShard(): NonNullable<ShardWriter['current']> {
