@@ -77,7 +77,7 @@ export async function benchWriters(n = 200_000): Promise<string> {
     const s = Number(process.hrtime.bigint() - t) / 1e9;
     out.push([name, n / s, statSync(file).size / 1e6, s]);
   };
-  await time('hyparquet-writer (mmcurate ShardWriter)', () => viaShardWriter(data, path.join(dir, 'hy')));
+  await time('mmcurate ShardWriter (own byte-array pages, hyparquet-writer for the rest)', () => viaShardWriter(data, path.join(dir, 'hy')));
   await time('parquetjs-lite 0.8', async () => (await viaParquetjsLite(data, path.join(dir, 'pjl.parquet')), path.join(dir, 'pjl.parquet')));
   await time('apache-arrow 21 + parquet-wasm 0.8', async () => (await viaArrowParquetWasm(data, path.join(dir, 'arrow.parquet')), path.join(dir, 'arrow.parquet')));
   return `### Parquet writers on ${n.toLocaleString('en-US')} caption rows (GZIP)\n\n${table(['writer', 'rows/s', 'file MB', 'seconds'], out)}\n`;
