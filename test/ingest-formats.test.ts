@@ -182,3 +182,21 @@ test('interleaved documents without list columns or with empty lists are rejecte
   assert.deepEqual(m.rejected_by_reason, { missing_field: 1, empty_document: 1 });
   assert.match(rejects(out).find((x) => x.reason === 'missing_field')!.detail, /needs list columns texts and images; available: text/);
 });
+
+test('a UTF-8 byte-order mark opens JSONL, CSV, plain and gzipped text without costing the first record', async () => {
+  const d = path.join(dir, 'bom');
+  mkdirSync(d);
+  const bom = '\ufeff';
+  writeFileSync(path.join(d, 'c.jsonl'), `${bom}{"url":"https://x.org/a.jpg","caption":"a cat"}\r\n{"url":"https://x.org/b.jpg","caption":"a dog"}\r\n`);
+  writeFileSync(path.join(d, 'c.csv'), `${bom}url,caption\r\nhttps://x.org/c.jpg,a bird\r\n`);
+  writeFileSync(path.join(d, 't.jsonl.gz'), gzipSync(`${bom}{"text":"first document"}\n{"text":"second"}\n`));
+  writeFileSync(path.join(d, 't.txt'), `${bom}plain first\nplain second\n`);
+  const cap = path.join(dir, 'bom-cap');
+  assert.equal(cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'c.jsonl'), path.join(d, 'c.csv'), '--out', cap]).code, 0);
+  assert.equal(manifest(cap).rejected, 0, JSON.stringify(rejects(cap)));
+  assert.deepEqual((await duck(`SELECT text FROM read_parquet('${cap}/data/*.parquet') ORDER BY text`)).map((r) => r.text), ['a bird', 'a cat', 'a dog']);
+  const txt = path.join(dir, 'bom-txt');
+  assert.equal(cli(['ingest', '--kind', 'text', '--input', path.join(d, 't.jsonl.gz'), path.join(d, 't.txt'), '--out', txt]).code, 0);
+  assert.equal(manifest(txt).rejected, 0, JSON.stringify(rejects(txt)));
+  assert.deepEqual((await duck(`SELECT text FROM read_parquet('${txt}/data/*.parquet') ORDER BY text`)).map((r) => r.text), ['first document', 'plain first', 'plain second', 'second']);
+});

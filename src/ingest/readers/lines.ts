@@ -42,6 +42,8 @@ export async function* readLineBatches(
   let first = n + 1;
   const push = (line: string): void => {
     n++;
+    // a UTF-8 byte-order mark (Windows editors, Excel exports) is not part of the first record
+    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     out.push(line.endsWith('\r') ? line.slice(0, -1) : line);
   };
   try {
