@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } fro
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cli, duck, readHyparquet, tmpDir, DEMO } from './helpers.js';
+import { cli, duck, readHyparquet, tmpDir, DEMO, ROOT } from './helpers.js';
 import type { Manifest } from '../src/write/manifest.js';
 
 const dir = tmpDir();
@@ -199,4 +199,28 @@ test('a UTF-8 byte-order mark opens JSONL, CSV, plain and gzipped text without c
   assert.equal(cli(['ingest', '--kind', 'text', '--input', path.join(d, 't.jsonl.gz'), path.join(d, 't.txt'), '--out', txt]).code, 0);
   assert.equal(manifest(txt).rejected, 0, JSON.stringify(rejects(txt)));
   assert.deepEqual((await duck(`SELECT text FROM read_parquet('${txt}/data/*.parquet') ORDER BY text`)).map((r) => r.text), ['first document', 'plain first', 'plain second', 'second']);
+});
+
+test('Zstandard-compressed JSONL (two frames), CSV and text are read; a truncated .zst keeps its complete lines and is reported', async () => {
+  // made by the zstd 1.5 command-line tool: captions.jsonl.zst is two frames (3,001 lines, then 10), the
+  // last line of the first frame is broken JSON; truncated.jsonl.zst is its first 3,000 bytes
+  const z = path.join(ROOT, 'test', 'fixtures', 'zst');
+  const out = path.join(dir, 'zst-cap');
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(z, 'captions.jsonl.zst'), path.join(z, 'pairs.csv.zst'), path.join(z, 'truncated.jsonl.zst'), '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = manifest(out);
+  assert.deepEqual([m.sources.captions!.read, m.sources.captions!.kept], [3011, 3010]);
+  assert.deepEqual([m.sources.pairs!.read, m.sources.pairs!.kept], [1, 1]);
+  // lines 1-1005 decode completely before the cut: kept, and the damage is one unreadable_file reject
+  assert.deepEqual([m.sources.truncated!.kept, m.sources.truncated!.rejected_by_reason], [1005, { unreadable_file: 1 }]);
+  const rj = rejects(out);
+  assert.ok(rj.some((x) => x.file === 'captions.jsonl.zst' && x.location === 'line 3001' && x.reason === 'invalid_json'));
+  assert.match(rj.find((x) => x.file === 'truncated.jsonl.zst')!.detail, /truncated/);
+  const got = await duck(`SELECT text FROM read_parquet('${out}/data/*.parquet') WHERE text LIKE 'second frame%' OR text LIKE 'a quoted%' ORDER BY text`);
+  assert.equal(got.length, 11);
+  assert.equal(got[0]!.text, 'a quoted, caption');
+  const txt = path.join(dir, 'zst-txt');
+  assert.equal(cli(['ingest', '--kind', 'text', '--input', path.join(z, 'docs.txt.zst'), '--out', txt]).code, 0);
+  assert.equal(manifest(txt).rows, 500);
+  assert.equal((manifest(txt) as unknown as { inputs: { format: string }[] }).inputs[0]!.format, 'txt');
 });

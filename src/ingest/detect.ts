@@ -6,6 +6,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Kind } from '../records.js';
+import { COMPRESSED } from './readers/decompress.js';
 import { IMAGE_FILE, listFiles } from './readers/imagefolder.js';
 
 export const FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'webdataset', 'imagefolder', 'txt'] as const;
@@ -34,18 +35,18 @@ const BY_EXT: Record<string, Format> = {
 };
 
 function extOf(file: string): string {
-  const base = path.basename(file).toLowerCase().replace(/\.gz$/, '');
+  const base = path.basename(file).toLowerCase().replace(COMPRESSED, '');
   const dot = base.lastIndexOf('.');
   return dot < 0 ? '' : base.slice(dot + 1);
 }
 
 export function sourceName(p: string): string {
   const base = path.basename(p.replace(/[/\\]+$/, '').replace(/\*.*$/, '').replace(/[/\\]+$/, '')) || 'input';
-  return base.replace(/\.gz$/i, '').replace(/\.(jsonl|ndjson|json|csv|tsv|parquet|tar|txt|text)$/i, '') || 'input';
+  return base.replace(COMPRESSED, '').replace(/\.(jsonl|ndjson|json|csv|tsv|parquet|tar|txt|text)$/i, '') || 'input';
 }
 
 async function sniff(file: string): Promise<Format | undefined> {
-  if (/\.gz$/i.test(file)) return undefined;
+  if (COMPRESSED.test(file)) return undefined;
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(512);
@@ -88,7 +89,7 @@ async function filesOf(spec: string): Promise<{ root: string; files: string[]; f
   const data = tars.length ? tars : all.filter((f) => BY_EXT[extOf(f)] && !(BY_EXT[extOf(f)] === 'txt' && all.some((g) => IMAGE_FILE.test(g))));
   if (data.length) return { root: spec, files: data };
   if (all.some((f) => IMAGE_FILE.test(f))) return { root: spec, files: [], folder: true };
-  throw new UsageError(`--input ${spec}: the folder holds no file mmcurate reads (.jsonl, .csv, .tsv, .parquet, .tar, .txt, optionally .gz, or images with .txt captions)`);
+  throw new UsageError(`--input ${spec}: the folder holds no file mmcurate reads (.jsonl, .csv, .tsv, .parquet, .tar, .txt, optionally .gz or .zst, or images with .txt captions)`);
 }
 
 export async function expandInputs(specs: string[], kind: Kind, forced?: Format): Promise<InputUnit[]> {

@@ -7,6 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { openParquet } from '../io/parquet.js';
+import { COMPRESSED } from './readers/decompress.js';
 import type { InputUnit } from './detect.js';
 
 /** Default part size: large enough that a part's fixed costs vanish, small enough to spread a 1 GB file. */
@@ -30,7 +31,7 @@ export async function splitUnits(units: InputUnit[], o: SplitOptions): Promise<I
 }
 
 function lineSplittable(u: InputUnit, o: SplitOptions): boolean {
-  if (/\.gz$/i.test(u.absPath)) return false;
+  if (COMPRESSED.test(u.absPath)) return false;
   return u.format === 'jsonl' || (u.format === 'txt' && o.textSplit === 'line');
 }
 

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { parse } from 'csv-parse';
-import { openMaybeGzip } from './lines.js';
+import { openInput } from './lines.js';
 import { BATCH, UnreadableFileError, type RawItem, type Reader } from './types.js';
 
 /** CSV/TSV with a header row; a row whose column count is off is rejected, not fatal. */
 export function csvReader(delimiter: ',' | '\t'): Reader {
   return async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
     const baseDir = path.dirname(absPath);
-    const parser = openMaybeGzip(absPath, onBytes).pipe(
+    const parser = openInput(absPath, onBytes).pipe(
       parse({ delimiter, columns: true, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true, info: true }),
     );
     let header: number | undefined;

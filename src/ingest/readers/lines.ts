@@ -1,21 +1,21 @@
 /**
- * Line-oriented inputs (JSONL, plain text), gzip or not, streamed in batches of lines: memory holds one
+ * Line-oriented inputs (JSONL, plain text), compressed or not, streamed in batches of lines: memory holds one
  * chunk and one batch, never the file.
  */
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { decompressorFor } from './decompress.js';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { UnreadableFileError } from './types.js';
 
-/** `range`: bytes [start, end) of an uncompressed file. */
-export function openMaybeGzip(absPath: string, onBytes: (n: number) => void, range?: { start: number; end: number }): Readable {
+/** `range`: bytes [start, end) of an uncompressed file. Compressed files (.gz, .zst) are decompressed on the way. */
+export function openInput(absPath: string, onBytes: (n: number) => void, range?: { start: number; end: number }): Readable {
   const raw = createReadStream(absPath, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
   raw.on('data', (c) => onBytes((c as Buffer).length));
-  if (!/\.gz$/i.test(absPath)) return raw;
-  const gz = createGunzip();
-  raw.on('error', (e) => gz.destroy(e));
-  return raw.pipe(gz);
+  const inflate = decompressorFor(absPath);
+  if (!inflate) return raw;
+  raw.on('error', (e) => inflate.destroy(e));
+  return raw.pipe(inflate);
 }
 
 /** A batch of consecutive lines; `first` is the 1-based number of `lines[0]`. */
@@ -47,7 +47,7 @@ export async function* readLineBatches(
     out.push(line.endsWith('\r') ? line.slice(0, -1) : line);
   };
   try {
-    for await (const chunk of openMaybeGzip(absPath, onBytes, part)) {
+    for await (const chunk of openInput(absPath, onBytes, part)) {
       const text = rest + decoder.write(chunk as Buffer);
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
@@ -62,6 +62,8 @@ export async function* readLineBatches(
       rest = text.slice(start);
     }
   } catch (err) {
+    // the complete lines read before the damage are records like any other: deliver them, then report
+    if (out.length) yield { lines: out, first };
     throw new UnreadableFileError(relPath, `cannot read ${relPath} after line ${n}: ${(err as Error).message}`);
   }
   rest += decoder.end();

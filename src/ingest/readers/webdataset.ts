@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { extract } from 'tar-stream';
-import { openMaybeGzip } from './lines.js';
+import { openInput } from './lines.js';
 import { UnreadableFileError, type RawItem, type Reader } from './types.js';
 
 /** Samples per batch, and bytes: a batch of large images stays bounded. */
@@ -25,7 +25,7 @@ export function splitKey(name: string): { key: string; ext: string } {
 
 export const readWebDataset: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
   const ex = extract();
-  const src = openMaybeGzip(absPath, onBytes);
+  const src = openInput(absPath, onBytes);
   src.on('error', (e) => ex.destroy(e));
   src.pipe(ex);
   let cur: { key: string; files: Map<string, Buffer>; tooBig?: string } | undefined;
