@@ -14,6 +14,9 @@ export interface CaptionRecord {
    */
   source: string;
   image: Image;
+  /**
+   * Not blank. (A pattern, not minLength: ajv counts a minLength string by code points, a walk over the whole text.)
+   */
   text: string;
   url: string | null;
   image_format: 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif' | 'svg' | null;
@@ -88,6 +91,9 @@ export interface TextRecord {
    * The input's name (a dataset such as coco or laion).
    */
   source: string;
+  /**
+   * Not blank. (A pattern, not minLength: ajv counts a minLength string by code points, a walk over the whole text.)
+   */
   text: string;
   /**
    * A JSON document serialised as a string.
