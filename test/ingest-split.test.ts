@@ -87,3 +87,74 @@ test('a Parquet file is cut at row groups and plain text at lines; gzip is never
     assert.ok(a.manifest.rows > 0 && (kind === 'text' || a.manifest.rejected > 0));
   }
 });
+
+test('CSV is cut only where a record ends: quoted fields holding newlines, escaped quotes and CRLF read the same cut or whole', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'pairs.csv');
+  const rows = ['url,caption,note'];
+  for (let i = 0; i < 3000; i++) {
+    const url = `https://img.example/${i}.jpg`;
+    // every 7th caption spans lines inside quotes (a cut there would split a record), every 11th has "" escapes,
+    // every 13th a bare quote inside an unquoted field (csv-parse's relax_quotes keeps it); every 97th row is
+    // short and every 89th long
+    let cap = `a caption ${i} ${'w'.repeat(i % 60)}`;
+    if (i % 7 === 0) cap = `"first line ${i}\r\nsecond line, with a comma\nthird ${'q'.repeat(i % 50)}"`;
+    else if (i % 11 === 0) cap = `"she said ""hi"" to ${i}"`;
+    else if (i % 13 === 0) cap = `a 5" tall statue ${i}`;
+    rows.push(i % 97 === 5 ? url : i % 89 === 3 ? `${url},${cap},n${i},extra` : `${url},${cap},n${i}`);
+  }
+  writeFileSync(file, rows.join('\r\n') + '\r\n');
+  const whole = path.join(dir, 'whole');
+  const cut = path.join(dir, 'cut');
+  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0'], whole);
+  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0.01', '--workers', '2'], cut);
+  const a = await contents(whole);
+  const b = await contents(cut);
+  assert.ok(b.manifest.inputs[0]!.parts >= 10, `${b.manifest.inputs[0]!.parts} parts`);
+  assert.equal(a.manifest.read, 3000);
+  assert.deepEqual([b.manifest.read, b.manifest.rows, b.manifest.rejected], [a.manifest.read, a.manifest.rows, a.manifest.rejected]);
+  // the short and the long rows, and only those: rows after a bad one are read as usual
+  const bad = Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 97 === 5 || i % 89 === 3).length;
+  assert.equal(a.manifest.rejected, bad);
+  assert.deepEqual(b.rows, a.rows);
+  assert.deepEqual(b.rejects, a.rejects);
+  const multi = (a.rows as { text: string }[]).filter((r) => r.text.startsWith('first line'));
+  assert.equal(multi.length, Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 7 === 0 && i % 97 !== 5 && i % 89 !== 3).length);
+  // rejects name the line a record starts on: row 5 follows the header and row 0's three lines
+  assert.ok(a.rejects.some((r) => (r as { location: string }).location === 'line 9'));
+  assert.ok(multi.every((r) => /^first line \d+\r?\nsecond line, with a comma\nthird q*$/.test(r.text)), multi[0]?.text);
+  assert.ok((a.rows as { text: string }[]).some((r) => r.text === 'she said "hi" to 11'));
+});
+
+test('a TSV without a header row takes --csv-columns, cut or whole (CC3M layout: caption, then url)', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'Train_GCC-training.tsv');
+  writeFileSync(file, Array.from({ length: 2000 }, (_, i) => `a caption number ${i} ${'v'.repeat(i % 40)}\thttps://img.example/${i}.jpg`).join('\n') + '\n');
+  const whole = path.join(dir, 'whole');
+  const cut = path.join(dir, 'cut');
+  ingest(['--kind', 'caption', '--input', file, '--csv-columns', 'caption,url', '--part-mb', '0'], whole);
+  ingest(['--kind', 'caption', '--input', file, '--csv-columns', 'caption,url', '--part-mb', '0.01'], cut);
+  const a = await contents(whole);
+  const b = await contents(cut);
+  assert.deepEqual([a.manifest.rows, a.manifest.rejected], [2000, 0]);
+  assert.ok(b.manifest.inputs[0]!.parts >= 5);
+  assert.deepEqual(b.rows, a.rows);
+  const first = (a.rows as { text: string; url: string }[]).find((r) => r.url === 'https://img.example/0.jpg');
+  assert.equal(first?.text, 'a caption number 0 ');
+  const bad = cli(['ingest', '--kind', 'caption', '--input', file, '--csv-columns', 'caption,,url', '--out', path.join(dir, 'bad')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--csv-columns/);
+});
+
+test('CSV record ends are found the same whatever the chunk boundaries, including a "" split across two chunks', async () => {
+  const { CsvRecordEnds } = await import('../src/ingest/csv-records.js');
+  const text = Buffer.from('a,b\n"x\ny",1\n"p""\nq",2\nr"s,3\n"",4\n"a""",5\n');
+  const ends = (sizes: number): number[] => {
+    const s = new CsvRecordEnds(44);
+    const out: number[] = [];
+    for (let off = 0; off < text.length; off += sizes) s.scan(text.subarray(off, off + sizes), (i, end) => end && out.push(off + i));
+    return out;
+  };
+  const expected = [3, 11, 21, 27, 32, 40];
+  for (let size = 1; size <= text.length; size++) assert.deepEqual(ends(size), expected, `chunks of ${size}`);
+});

@@ -24,10 +24,11 @@ const flags: Flags = {
   strict: { type: 'boolean', help: 'stop at the first bad record or unreadable file (exit 1)' },
   'image-check': { type: 'string', help: 'decode (default): decode every local or embedded image with sharp; header: read its header and check its framing reaches the end marker (images decoded upstream, e.g. by img2dataset)' },
   'max-pixels': { type: 'number', help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
+  'csv-columns': { type: 'list', help: 'CSV/TSV files without a header row: their column names in order, e.g. caption,url for CC3M\'s TSV (every row is then data)' },
   'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
   workers: { type: 'number', help: 'parallel tasks (default: CPU count)' },
   tasks: { type: 'number', help: 'number of tasks the input parts are spread over (default: one per part, at most 256)' },
-  'part-mb': { type: 'number', help: `cut uncompressed JSONL, one-document-per-line text and Parquet files larger than this into parts of about this many MiB, each its own task (default ${DEFAULT_PART_BYTES / 2 ** 20}; 0: never cut)` },
+  'part-mb': { type: 'number', help: `cut uncompressed JSONL, CSV/TSV, one-document-per-line text and Parquet files larger than this into parts of about this many MiB, each its own task (default ${DEFAULT_PART_BYTES / 2 ** 20}; 0: never cut)` },
   'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', help: 'MiB per shard at most (default 256)' },
   'row-group-mb': { type: 'number', help: 'uncompressed MiB per row group at most (default 32)' },
@@ -51,6 +52,8 @@ export interface IngestOptions {
   maxPixels?: number;
   imageCheck?: ImageCheckMode;
   textSplit?: 'line' | 'paragraph' | 'file';
+  /** Column names for CSV/TSV inputs without a header row. */
+  csvColumns?: string[];
   workers?: number;
   tasks?: number;
   /** Files larger than this are cut into parts (split.ts); 0: never. */
@@ -88,6 +91,7 @@ export async function ingest(o: IngestOptions): Promise<Manifest> {
     imageCheck: o.imageCheck ?? 'decode',
     strict: !!o.strict,
     textSplit: o.textSplit ?? 'line',
+    ...(o.csvColumns?.length ? { csvColumns: o.csvColumns } : {}),
     shard: o.shard ?? {},
   };
   const total = units.reduce((a, u) => a + u.bytes, 0);
@@ -124,6 +128,15 @@ export async function ingest(o: IngestOptions): Promise<Manifest> {
   return manifest;
 }
 
+function csvColumns(values: string[]): string[] | undefined {
+  const names = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (!names.length) return undefined;
+  if (names.some((n) => n === '')) throw new UsageError(`mmcurate ingest: --csv-columns needs column names separated by commas, got "${values.join(',')}"`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new UsageError(`mmcurate ingest: --csv-columns names "${dup}" twice`);
+  return names;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const p = parseArgs(argv, flags, 'ingest');
   if (p.help) {
@@ -156,6 +169,7 @@ export async function run(argv: string[]): Promise<number> {
     maxPixels,
     imageCheck: imageCheck as ImageCheckMode,
     textSplit: split as 'line',
+    csvColumns: csvColumns(list(p, 'csv-columns')),
     workers: num(p, 'workers'),
     tasks: num(p, 'tasks'),
     partBytes: mb(partMb),

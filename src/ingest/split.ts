@@ -1,13 +1,15 @@
 /**
  * Cuts large input files into parts, so one big LAION metadata file or text corpus keeps every core busy
  * and a failed run redoes a part, not the file. Only what can be cut exactly is cut: line-delimited files
- * (JSONL, plain text one document per line) at line starts, Parquet at row-group boundaries. Gzip streams,
- * CSV (quoted fields may hold newlines), tars and image folders stay whole. Parts depend only on the file
+ * (JSONL, plain text one document per line) at line starts, CSV/TSV where a record ends (never inside a
+ * quoted field that holds a newline), Parquet at row-group boundaries. Compressed streams, tars and image
+ * folders stay whole. Parts depend only on the file
  * and the part size, so a re-run makes the same tasks and resumes.
  */
 import { createReadStream } from 'node:fs';
 import { openParquet } from '../io/parquet.js';
 import { COMPRESSED } from './readers/decompress.js';
+import { CsvRecordEnds } from './csv-records.js';
 import type { InputUnit } from './detect.js';
 
 /** Default part size: large enough that a part's fixed costs vanish, small enough to spread a 1 GB file. */
@@ -32,29 +34,31 @@ export async function splitUnits(units: InputUnit[], o: SplitOptions): Promise<I
 
 function lineSplittable(u: InputUnit, o: SplitOptions): boolean {
   if (COMPRESSED.test(u.absPath)) return false;
-  return u.format === 'jsonl' || (u.format === 'txt' && o.textSplit === 'line');
+  return u.format === 'jsonl' || u.format === 'csv' || u.format === 'tsv' || (u.format === 'txt' && o.textSplit === 'line');
 }
 
 /**
- * One pass over the file counts newlines up to each cut, which is moved to the next line start: every part
- * knows the number of its first line, so rejects and ids name the same lines as an uncut read.
+ * One pass over the file counts newlines up to each cut, which is moved to the next line start (for CSV,
+ * the next record start): every part knows the number of its first line, so rejects and ids name the same
+ * lines as an uncut read.
  */
 async function lineParts(u: InputUnit, partBytes: number): Promise<InputUnit[]> {
   const cuts: { start: number; firstLine: number }[] = [{ start: 0, firstLine: 1 }];
+  const csv = u.format === 'csv' || u.format === 'tsv' ? new CsvRecordEnds(u.format === 'csv' ? 44 : 9) : undefined;
   let target = partBytes;
   let pos = 0;
   let lines = 0;
-  for await (const chunk of createReadStream(u.absPath, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
-    let from = 0;
-    for (let nl = chunk.indexOf(10, from); nl >= 0; nl = chunk.indexOf(10, from)) {
-      lines++;
-      from = nl + 1;
-      const next = pos + from;
-      if (next >= target && next < u.bytes) {
-        cuts.push({ start: next, firstLine: lines + 1 });
-        target = next + partBytes;
-      }
+  const onNewline = (nl: number, endsRecord: boolean): void => {
+    lines++;
+    const next = pos + nl + 1;
+    if (endsRecord && next >= target && next < u.bytes) {
+      cuts.push({ start: next, firstLine: lines + 1 });
+      target = next + partBytes;
     }
+  };
+  for await (const chunk of createReadStream(u.absPath, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
+    if (csv) csv.scan(chunk, onNewline);
+    else for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, nl + 1)) onNewline(nl, true);
     pos += chunk.length;
   }
   return cuts.map((c, i) => {

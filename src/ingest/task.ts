@@ -26,6 +26,8 @@ export interface IngestSpec {
   imageCheck: ImageCheckMode;
   strict: boolean;
   textSplit: 'line' | 'paragraph' | 'file';
+  /** Column names for CSV/TSV inputs without a header row. */
+  csvColumns?: string[];
   shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
 }
 
@@ -39,7 +41,7 @@ export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskO
   const opts = { map: spec.map, maxPixels: spec.maxPixels, imageCheck: spec.imageCheck, limit: pLimit(DECODE_CONCURRENCY) };
   for (const ui of spec.assignment[ctx.rank] ?? []) {
     const unit = spec.units[ui]!;
-    const reader = readerFor(unit.format, spec.textSplit);
+    const reader = readerFor(unit.format, spec.textSplit, spec.csvColumns);
     const items = reader({ absPath: unit.absPath, relPath: unit.relPath, part: unit.part, onBytes: (n) => ctx.report(n, 0) });
     // two batches in flight: the next one is read and decoded while this one is written
     const mapped = mapOrdered<RawItem[], { items: RawItem[]; results: Mapped[] }>(items, 2, async (batch) => {

@@ -8,11 +8,11 @@ import { textReader } from './text.js';
 import type { Reader } from './types.js';
 import { readWebDataset } from './webdataset.js';
 
-export function readerFor(format: Format, textSplit: 'line' | 'paragraph' | 'file'): Reader {
+export function readerFor(format: Format, textSplit: 'line' | 'paragraph' | 'file', csvColumns?: string[]): Reader {
   switch (format) {
     case 'jsonl': return readJsonl;
-    case 'csv': return csvReader(',');
-    case 'tsv': return csvReader('\t');
+    case 'csv': return csvReader(',', csvColumns);
+    case 'tsv': return csvReader('\t', csvColumns);
     case 'parquet': return readParquet;
     case 'webdataset': return readWebDataset;
     case 'imagefolder': return readImageFolder;
