@@ -51,7 +51,7 @@ export function writeByteArrayChunk(writer: Writer, leaf: ByteArrayLeaf, rows: n
   let pages = 0;
   const levels = leaf.maxDefinitionLevel > 0 ? new Uint8Array(rows) : undefined;
   let row = 0;
-  while (row < rows || (rows === 0 && pages === 0)) {
+  do {
     // one page: values from `first` until the page holds PAGE_BYTES (a row never spans pages)
     const first = row;
     let off = 0;
@@ -59,7 +59,9 @@ export function writeByteArrayChunk(writer: Writer, leaf: ByteArrayLeaf, rows: n
     while (row < rows && off < PAGE_BYTES) {
       const v = leaf.value(row);
       if (v === null) {
-        levels![row] = leaf.nullLevel(row);
+        // records are validated against their schema before they get here: this is a bug, not bad input
+        if (!levels) throw new Error(`shard writer: column ${leaf.path.join('.')} is REQUIRED but row ${row} of the row group has no value`);
+        levels[row] = leaf.nullLevel(row);
         nulls++;
       } else {
         if (levels) levels[row] = leaf.maxDefinitionLevel;
@@ -102,7 +104,7 @@ export function writeByteArrayChunk(writer: Writer, leaf: ByteArrayLeaf, rows: n
     writer.appendBytes(levelBytes.getBytes());
     writer.appendBytes(stored);
     pages++;
-  }
+  } while (row < rows);
   return {
     meta_data: {
       type: 'BYTE_ARRAY',

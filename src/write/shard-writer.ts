@@ -61,7 +61,6 @@ export function shardName(rank: number, seq: number): string {
   return `data/part-${String(rank).padStart(5, '0')}-${String(seq).padStart(5, '0')}.parquet`;
 }
 
-
 // called for every value of every row: no arrays or closures allocated here
 function valueBytes(v: unknown): number {
   if (v == null) return 1;
@@ -87,7 +86,6 @@ function holdsBinary(c: ColumnDef, values: unknown[]): boolean {
  * image bytes costs a hash of every value for nothing. A sample of the row group decides.
  */
 function mostlyDistinct(c: ColumnDef, values: unknown[]): boolean {
-  if (holdsBinary(c, values)) return true;
   if (c.elements.length !== 1 || c.elements[0]!.type !== 'BYTE_ARRAY') return false;
   const n = Math.min(values.length, 512);
   if (n < 64) return false;
@@ -203,17 +201,17 @@ export class ShardWriter {
     for (let j = 0; j < this.columns.length; j++) {
       const c = this.columns[j]!;
       const values = this.buffer[j]!;
-      const plain = mostlyDistinct(c, values);
       // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
       const binary = holdsBinary(c, values);
+      const plain = binary || mostlyDistinct(c, values);
       const codec = binary ? 'UNCOMPRESSED' : 'GZIP';
       const leaves = fastLeaves(c, values, plain);
       if (leaves) {
         for (const leaf of leaves) chunks.push(writeByteArrayChunk(sink, leaf, n, codec, binary ? undefined : gzip));
         continue;
       }
-      for (const path of leafPaths(this.tree(c.name))) {
-        const schemaPath = path.map((n) => n.element);
+      for (const leafPath of leafPaths(this.tree(c.name))) {
+        const schemaPath = leafPath.map((node) => node.element);
         const { chunk } = writeColumn({
           writer: sink,
           column: {
@@ -229,7 +227,7 @@ export class ShardWriter {
             offsetIndex: false,
             ...(plain ? { encoding: 'PLAIN' as const } : {}),
           },
-          pageData: encodeNestedValues(path, values),
+          pageData: encodeNestedValues(leafPath, values),
         });
         chunks.push(chunk);
       }
