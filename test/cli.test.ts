@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cli, tmpDir, DEMO, ROOT } from './helpers.js';
 import { COMMANDS } from '../src/cli/commands.js';
@@ -53,4 +53,34 @@ test('a pipeline file is validated and errors name the bad key', () => {
 test('record types are generated from the schemas and up to date', () => {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'gen-types.mjs'), '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
+});
+
+test('a pipeline checks every stage before the first runs; names, recipe names and @ in file names resolve as meant', async () => {
+  const { loadPipeline, stageArgv } = await import('../src/pipeline/load.js');
+  const pl = path.join(dir, 'late-typo.json');
+  const out = path.join(dir, 'late-out');
+  const first = { name: 'cap', stage: 'ingest', with: { kind: 'caption', input: [`${DEMO}/captions.jsonl`], strict: 'false' } };
+  // the typo sits in the last stage: nothing may run
+  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'sc', stage: 'mix', with: { input: ['caption=@cap'], 'totl': 5 } }] }));
+  let r = cli(['run', pl, '--out', out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\/stages\/1 \(sc\): mmcurate mix: unknown flag --totl/);
+  assert.equal(existsSync(path.join(out, 'cap')), false, 'the first stage must not have run');
+  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'sc', stage: 'mix', with: { input: ['caption=@cap'], total: 'many' } }] }));
+  r = cli(['run', pl, '--out', out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\/stages\/1 \(sc\): mmcurate mix: --total expects a number, got "many"/);
+  for (const name of ['..', '.']) {
+    writeFileSync(pl, JSON.stringify({ name: 'x', stages: [{ ...first, name }] }));
+    r = cli(['run', pl, '--out', out]);
+    assert.equal(r.code, 2, name);
+    assert.match(r.stderr, /\/stages\/0\/name/);
+  }
+  // a bundled recipe whose name has a dot, a file name with an @, "strict": "false" as a boolean
+  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'mix', stage: 'mix', with: { input: ['caption=@cap', 'text=cat@2x.jsonl'], recipe: 'llava-1.5-sft' } }] }));
+  const p = loadPipeline(pl);
+  assert.deepEqual(stageArgv(p, 0, pl, out).slice(-3), ['--strict=false', '--out', path.join(out, 'cap')]);
+  const argv = stageArgv(p, 1, pl, out);
+  assert.deepEqual(argv.slice(0, 3), ['--input', `caption=${path.join(out, 'cap')}`, `text=${path.join(dir, 'cat@2x.jsonl')}`]);
+  assert.ok(argv.includes('--recipe=llava-1.5-sft'), argv.join(' '));
 });

@@ -2,7 +2,7 @@
  * `mmcurate audit DIR`: proves a mixture from its shards alone. Exit 0 when it passes, 1 when a ratio is
  * off by more than the tolerance or the shards disagree with the manifest, 2 for bad usage.
  */
-import { bool, formatHelp, num, parseArgs, str, type Flags } from '../cli/args.js';
+import { bool, formatHelp, num, parseArgs, str, type Flags, type Parsed } from '../cli/args.js';
 import { UsageError } from '../errors.js';
 import { loadRecipe } from '../recipes/load.js';
 import { auditDataset } from './audit.js';
@@ -26,13 +26,23 @@ export const help = formatHelp(
 );
 
 /** `write` receives what the command prints (stdout by default; tests capture it). */
-export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
+function parse(argv: string[]): Parsed {
   const p = parseArgs(argv, flags, 'audit');
+  if (!p.help && p.positional.length !== 1) throw new UsageError(`mmcurate audit: name one dataset folder, e.g. mmcurate audit out/mix${p.positional.length ? ` (got ${p.positional.length})` : ''}`);
+  return p;
+}
+
+/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+export function check(argv: string[]): void {
+  parse(argv);
+}
+
+export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
+  const p = parse(argv);
   if (p.help) {
     write(help);
     return 0;
   }
-  if (p.positional.length !== 1) throw new UsageError(`mmcurate audit: name one dataset folder, e.g. mmcurate audit out/mix${p.positional.length ? ` (got ${p.positional.length})` : ''}`);
   const tolerance = num(p, 'tolerance');
   if (tolerance !== undefined && !(tolerance >= 0)) throw new UsageError(`--tolerance ${tolerance}: expected percentage points >= 0`);
   const recipeRef = str(p, 'recipe');

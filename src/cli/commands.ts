@@ -5,6 +5,8 @@
 export interface CommandModule {
   help: string;
   run(argv: string[]): Promise<number>;
+  /** Checks an argv without running anything (flags known, numbers numeric): throws a UsageError. */
+  check?(argv: string[]): void;
 }
 
 export interface CommandEntry {

@@ -137,6 +137,11 @@ function csvColumns(values: string[]): string[] | undefined {
   return names;
 }
 
+/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+export function check(argv: string[]): void {
+  parseArgs(argv, flags, 'ingest');
+}
+
 export async function run(argv: string[]): Promise<number> {
   const p = parseArgs(argv, flags, 'ingest');
   if (p.help) {

@@ -1,6 +1,6 @@
 /** `mmcurate run PIPELINE --out DIR`: runs a pipeline file's stages in order. */
 import { UsageError } from '../errors.js';
-import { COMMANDS } from '../cli/commands.js';
+import { COMMANDS, type CommandModule } from '../cli/commands.js';
 import { formatHelp, parseArgs, required, type Flags } from '../cli/args.js';
 import { loadPipeline, stageArgv } from './load.js';
 
@@ -22,13 +22,26 @@ export async function runPipeline(file: string, outDir: string, from?: string): 
     start = p.stages.findIndex((s) => s.name === from);
     if (start < 0) throw new UsageError(`--from ${from}: no such stage in ${file} (stages: ${p.stages.map((s) => s.name).join(', ')})`);
   }
+  // Every stage's flags and @references are checked before the first one runs: a typo in the last stage
+  // must not surface after hours of ingest and scoring.
+  const planned: { argv: string[]; mod: CommandModule }[] = [];
   for (let i = start; i < p.stages.length; i++) {
     const s = p.stages[i]!;
     const entry = COMMANDS[s.stage];
     if (!entry) throw new UsageError(`${file}: /stages/${i}/stage: "${s.stage}" is not available in this build (commands: ${Object.keys(COMMANDS).join(', ')})`);
     const argv = stageArgv(p, i, file, outDir);
-    process.stderr.write(`\n== ${p.name} / ${s.name}: mmcurate ${s.stage} ${argv.join(' ')}\n`);
     const mod = await entry.load();
+    try {
+      mod.check?.(argv);
+    } catch (err) {
+      throw new UsageError(`${file}: /stages/${i} (${s.name}): ${(err as Error).message}`);
+    }
+    planned.push({ argv, mod });
+  }
+  for (let i = start; i < p.stages.length; i++) {
+    const s = p.stages[i]!;
+    const { argv, mod } = planned[i - start]!;
+    process.stderr.write(`\n== ${p.name} / ${s.name}: mmcurate ${s.stage} ${argv.join(' ')}\n`);
     let code: number;
     try {
       code = await mod.run(argv);

@@ -43,14 +43,19 @@ export function loadPipeline(file: string): Pipeline {
   return p;
 }
 
+/** `@name` at the start of a value or after `KIND=`; an `@` elsewhere (`cat@2x.jsonl`) is part of a file name. */
+const STAGE_REF = /(^|=)@([A-Za-z0-9_.-]+?)(?=$|:|\/)/;
+
 function resolveValue(v: string, flag: string, baseDir: string, outDir: string, known: Set<string>, where: string): string {
-  if (v.includes('@')) {
-    return v.replace(/@([A-Za-z0-9_.-]+)/g, (_m, name: string) => {
-      if (!known.has(name)) throw new UsageError(`${where}: "@${name}" refers to no earlier stage (earlier stages: ${[...known].join(', ') || 'none'})`);
-      return path.join(outDir, name);
-    });
+  const ref = STAGE_REF.exec(v);
+  if (ref) {
+    const name = ref[2]!;
+    if (!known.has(name)) throw new UsageError(`${where}: "@${name}" refers to no earlier stage (earlier stages: ${[...known].join(', ') || 'none'})`);
+    return v.slice(0, ref.index) + ref[1] + path.join(outDir, name) + v.slice(ref.index + ref[0].length);
   }
-  // a bare name (`"recipe": "mm1-pretrain"`) names a bundled file, not a path
+  // a bare name (`"recipe": "mm1-pretrain"`, `"recipe": "llava-1.5-sft"`) names a bundled recipe unless a file
+  // of that name sits beside the pipeline
+  if (flag === 'recipe' && !v.includes('/') && !existsSync(path.resolve(baseDir, v))) return v;
   if (!PATH_FLAGS.has(flag) || !/[/.]/.test(v)) return v;
   // KIND=PATH and name=PATH values keep their prefix
   const eq = v.indexOf('=');
@@ -75,7 +80,9 @@ export function stageArgv(p: Pipeline, index: number, file: string, outDir: stri
     const values = Array.isArray(value) ? value : [String(value)];
     const resolved = values.map((x) => resolveValue(x, flag, baseDir, outDir, known, `${where}/with/${flag}`));
     if (s.stage === 'audit' && flag === 'input') positional.push(...resolved);
-    else argv.push(`--${flag}`, ...resolved);
+    // a single value goes as --flag=value, so "strict": "false" is a boolean false, not a stray argument
+    else if (Array.isArray(value)) argv.push(`--${flag}`, ...resolved);
+    else argv.push(`--${flag}=${resolved[0]}`);
   }
   if (s.stage === 'audit') return [...positional, ...argv];
   return [...argv, '--out', path.join(outDir, s.name)];
