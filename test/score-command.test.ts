@@ -1,7 +1,7 @@
 // `mmcurate score` end to end on datasets written by `mmcurate ingest`: columns, rejects with reasons,
 // both filters, the clip-retrieval .npy layout, interleaved documents and text embeddings.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +13,7 @@ import { unpackFloat16 } from '../src/util/float16.js';
 import { readNpy } from '../src/util/npy.js';
 import { f16ToF32 } from '../src/util/float16.js';
 import { shapeImage } from './score-shapes.js';
+import { cli } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mmcurate-score-cmd-'));
 const raw = join(tmp, 'raw');
@@ -131,6 +132,44 @@ describe('mmcurate score', () => {
     assert.ok(Math.min(...kept) >= Math.max(...dropped));
     assert.equal(existsSync(join(out, '_staging')), false);
     assert.equal((await readNpy(join(out, 'img_emb', 'img_emb_0.npy'))).header.rows, 3);
+  });
+
+  test('--keep-top resumes after a lost filter marker or scores file: re-scores what the filter needs, same shards', async () => {
+    // Several input shards, so several score and filter tasks.
+    const input = join(tmp, 'captions-multi');
+    await ingest({ kind: 'caption', inputs: [`shapes=${join(raw, 'captions.jsonl')}`], out: input, quiet: true, workers: 1, shard: { maxShardRows: 3 } });
+    assert.equal(openDataset(input).manifest.shards.length, 4);
+    const out = join(tmp, 'top-resume');
+    const args = ['score', '--input', input, '--keep-top', '0.5', '--shard-rows', '2', '--batch', '4', '--workers', '1', '--device', 'cpu', '--quiet', '--out', out];
+    const shas = () => (JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { shards: { path: string; sha256: string }[] }).shards.map((s) => `${s.path} ${s.sha256}`);
+    const rerun = () => {
+      const r = cli(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(existsSync(join(out, '_staging')), false, 'staging removed once complete');
+      return shas();
+    };
+    const first = rerun();
+    assert.ok(first.length >= 3);
+    const marker = (stage: string, rank: number) => join(out, '_tasks', stage, `0000${rank}.done.json`);
+    const scoresFile = (rank: number) => join(out, '_tasks', 'score', `0000${rank}.scores.f64`);
+
+    // A filter marker lost after the run: its staged rows are gone with _staging/.
+    rmSync(marker('score-filter', 1));
+    assert.deepEqual(rerun(), first);
+    // A scores file lost (the global cut reads every task's), together with another filter marker.
+    rmSync(scoresFile(2));
+    rmSync(marker('score-filter', 3));
+    assert.deepEqual(rerun(), first);
+    assert.ok(existsSync(scoresFile(2)) && existsSync(marker('score-filter', 3)) && existsSync(marker('score-filter', 1)));
+
+    // A complete output: the re-run is a no-op (no task runs again).
+    const stamps = [0, 1, 2, 3].map((r) => [statSync(marker('score', r)).mtimeMs, statSync(marker('score-filter', r)).mtimeMs]);
+    assert.deepEqual(rerun(), first);
+    assert.deepEqual([0, 1, 2, 3].map((r) => [statSync(marker('score', r)).mtimeMs, statSync(marker('score-filter', r)).mtimeMs]), stamps);
+
+    // And the same shards as an uninterrupted run into a fresh folder.
+    const fresh = await score({ input, out: join(tmp, 'top-fresh'), keepTop: 0.5, shardRows: 2, batch: 4, workers: 1, device: 'cpu', quiet: true });
+    assert.deepEqual(fresh.shards.map((s) => `${s.path} ${s.sha256}`), first);
   });
 
   test('interleaved documents: per-image best neighbour similarity and the mean per document', async () => {

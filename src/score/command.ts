@@ -10,7 +10,7 @@ import { summarize } from '../cli/summary.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
 import { isKind } from '../records.js';
-import { runStage, type TaskResult } from '../run/executor.js';
+import { markerPath, runStage, type TaskResult } from '../run/executor.js';
 import { Progress } from '../run/progress.js';
 import { buildManifest, writeManifest, type Manifest, type Step } from '../write/manifest.js';
 import { topFractionCut } from './filters.js';
@@ -99,11 +99,27 @@ export async function score(o: ScoreOptions): Promise<Manifest> {
   let results: TaskResult[];
   let filtered: TaskResult[] | undefined;
   try {
-    const progress = new Progress('score', ds.manifest.rows, 'rows', o.quiet);
     // One model per machine: tasks run one after another in this process and share it.
-    results = await runStage({ outDir: o.out, stage: 'score', world, workers: 1, taskModule: new URL('./task.js', import.meta.url).href, spec: base, progress });
-    progress.finish();
-    if (keepTop) filtered = await keepTopPass(o, base, results, world);
+    const scorePass = async (total: number) => {
+      const progress = new Progress('score', total, 'rows', o.quiet);
+      const r = await runStage({ outDir: o.out, stage: 'score', world, workers: 1, taskModule: new URL('./task.js', import.meta.url).href, spec: base, progress });
+      progress.finish();
+      return r;
+    };
+    results = await scorePass(ds.manifest.rows);
+    if (keepTop) {
+      // The filter pass depends on the first pass's scores files (all of them: the cut is global) and on the staged
+      // rows of every filter task still to run. `_staging/` is removed once a run is complete, and any of these files
+      // may be lost: a score task whose files a later step needs is invalidated (its marker removed) and run again,
+      // which rewrites the same rows and scores. A complete output needs no staging, so its re-run stays a no-op.
+      const redo = staleScoreTasks(o.out, staging!, results);
+      if (redo.length) {
+        if (!o.quiet) process.stderr.write(`score: re-scoring ${redo.length} task(s) whose staged rows or scores the --keep-top filter pass needs and are gone\n`);
+        for (const r of redo) rmSync(markerPath(o.out, 'score', r), { force: true });
+        results = await scorePass(redo.reduce((a, r) => a + (r < shards.length ? ds.manifest.shards[r]!.rows : 0), 0));
+      }
+      filtered = await keepTopPass(o, base, results, world);
+    }
   } finally {
     await closeCachedEngine();
   }
@@ -145,6 +161,16 @@ export async function score(o: ScoreOptions): Promise<Manifest> {
   writeManifest(o.out, manifest);
   if (staging) rmSync(staging, { recursive: true, force: true });
   return manifest;
+}
+
+/**
+ * Ranks of finished score tasks whose outputs the --keep-top filter pass still needs but which are gone: the scores
+ * file (every rank's is read for the global cut), or a staged shard of a rank whose filter task has no marker.
+ */
+function staleScoreTasks(out: string, staging: string, results: TaskResult[]): number[] {
+  return results
+    .filter((r) => !existsSync(scoresFile(out, r.rank)) || (!existsSync(markerPath(out, 'score-filter', r.rank)) && r.shards.some((s) => !existsSync(path.join(staging, s.path)))))
+    .map((r) => r.rank);
 }
 
 /** Second pass of --keep-top: the exact global cut from every task's scores, then each task keeps its share. */
