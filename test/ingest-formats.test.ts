@@ -224,3 +224,39 @@ test('Zstandard-compressed JSONL (two frames), CSV and text are read; a truncate
   assert.equal(manifest(txt).rows, 500);
   assert.equal((manifest(txt) as unknown as { inputs: { format: string }[] }).inputs[0]!.format, 'txt');
 });
+
+test('CSV/TSV damage stays local: a cut .csv.gz, an unclosed quote, a TSV caption starting with a quote, CR-only and mixed line ends, repeated header names', async () => {
+  const d = path.join(dir, 'csv-damage');
+  mkdirSync(d);
+  const rows = Array.from({ length: 900 }, (_, i) => `https://x.org/${i}.jpg,caption ${i}`);
+  const gz = gzipSync(`url,caption\n${rows.join('\n')}\n`);
+  writeFileSync(path.join(d, 'cut.csv.gz'), gz.subarray(0, Math.floor(gz.length * 0.6)));
+  writeFileSync(path.join(d, 'quote.csv'), `url,caption\n${rows.slice(0, 300).join('\n')}\nhttps://x.org/bad.jpg,"never closed\n${rows.slice(300, 302).join('\n')}\n`);
+  writeFileSync(path.join(d, 'cc.tsv'), 'A cat\thttps://x.org/t1.jpg\n"quoted start\thttps://x.org/t2.jpg\nplain\thttps://x.org/t3.jpg\n');
+  writeFileSync(path.join(d, 'mac.csv'), 'url,caption\rhttps://x.org/m1.jpg,one\rhttps://x.org/m2.jpg,two\r');
+  writeFileSync(path.join(d, 'mixed.csv'), 'url,caption,tag,tag,__proto__\r\nhttps://x.org/x1.jpg,a,p,q,r\r\n\nhttps://x.org/x2.jpg,b,p,q,r\nhttps://x.org/x3.jpg,c,p,q,r\r\n');
+  const out = path.join(dir, 'csv-damage-out');
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'cut.csv.gz'), path.join(d, 'quote.csv'), path.join(d, 'mac.csv'), path.join(d, 'mixed.csv'), '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const tsv = path.join(dir, 'csv-damage-tsv');
+  assert.equal(cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'cc.tsv'), '--csv-columns', 'caption,url', '--out', tsv]).code, 0);
+  const m = manifest(out);
+  const rj = rejects(out);
+  // the cut gzip: every complete row before the damage kept, the damage one reject, the other inputs read
+  const cut = m.sources.cut!;
+  assert.ok(cut.kept > 300 && cut.kept < 900, JSON.stringify(cut));
+  assert.deepEqual(cut.rejected_by_reason, { unreadable_file: 1 });
+  const kept = await duck(`SELECT url, text, metadata FROM read_parquet('${out}/data/*.parquet') WHERE source = 'cut' ORDER BY url`);
+  assert.ok(kept.every((k) => /^https:\/\/x\.org\/\d+\.jpg$/.test(k.url as string) && /^caption \d+$/.test(k.text as string)), 'no row cut short is kept');
+  // the unclosed quote: the 300 rows before it kept, the rest of the file one reject that names its line
+  assert.deepEqual([m.sources.quote!.kept, m.sources.quote!.rejected], [300, 1]);
+  assert.ok(rj.some((x) => x.file === 'quote.csv' && x.location === 'line 302' && x.reason === 'invalid_csv_row' && /Quote Not Closed/.test(x.detail)), JSON.stringify(rj));
+  // CR-only and mixed line ends: right values, one line number (and id) per record
+  const mac = await duck(`SELECT id, url, text FROM read_parquet('${out}/data/*.parquet') WHERE source IN ('mac', 'mixed') ORDER BY url`);
+  assert.deepEqual(mac.map((x) => [x.url, x.text]), [['https://x.org/m1.jpg', 'one'], ['https://x.org/m2.jpg', 'two'], ['https://x.org/x1.jpg', 'a'], ['https://x.org/x2.jpg', 'b'], ['https://x.org/x3.jpg', 'c']]);
+  assert.equal(new Set(mac.map((x) => x.id)).size, 5);
+  const meta = await duck(`SELECT metadata FROM read_parquet('${out}/data/*.parquet') WHERE url = 'https://x.org/x2.jpg'`);
+  assert.deepEqual(Object.entries(JSON.parse(meta[0]!.metadata as string) as object), [['tag', 'p'], ['tag.1', 'q'], ['__proto__', 'r']]);
+  // TSV has no quoting: a caption that starts with a quote is text
+  assert.deepEqual((await duck(`SELECT text FROM read_parquet('${tsv}/data/*.parquet') ORDER BY url`)).map((x) => x.text), ['A cat', '"quoted start', 'plain']);
+});

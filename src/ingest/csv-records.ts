@@ -13,11 +13,15 @@ export class CsvRecordEnds {
   private quotePending = false;
   private fieldStart = true;
 
-  constructor(private readonly delimiter: number) {}
+  /** `quoting` false: TSV, where a quote is text (see csvOptions in readers/csv.ts). */
+  constructor(
+    private readonly delimiter: number,
+    private readonly quoting = true,
+  ) {}
 
   /** Calls `onNewline(i, endsRecord)` for every newline byte of `chunk`, in order. */
   scan(chunk: Buffer, onNewline: (index: number, endsRecord: boolean) => void): void {
-    if (!this.inQuotes && !this.quotePending && chunk.indexOf(QUOTE) < 0) {
+    if (!this.quoting || (!this.inQuotes && !this.quotePending && chunk.indexOf(QUOTE) < 0)) {
       // no quote anywhere (the common case): every newline ends a record
       for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, nl + 1)) onNewline(nl, true);
       const last = chunk[chunk.length - 1];

@@ -44,7 +44,7 @@ function lineSplittable(u: InputUnit, o: SplitOptions): boolean {
  */
 async function lineParts(u: InputUnit, partBytes: number): Promise<InputUnit[]> {
   const cuts: { start: number; firstLine: number }[] = [{ start: 0, firstLine: 1 }];
-  const csv = u.format === 'csv' || u.format === 'tsv' ? new CsvRecordEnds(u.format === 'csv' ? 44 : 9) : undefined;
+  const csv = u.format === 'csv' || u.format === 'tsv' ? new CsvRecordEnds(u.format === 'csv' ? 44 : 9, u.format === 'csv') : undefined;
   let target = partBytes;
   let pos = 0;
   let lines = 0;

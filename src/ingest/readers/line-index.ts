@@ -1,6 +1,7 @@
 /**
  * Line numbers for byte offsets of a stream that is read once, front to back: the stream's chunks are
- * kept until the cursor has passed them, so memory holds what the parser holds, not the file.
+ * kept until the cursor has passed them, so memory holds what the parser holds, not the file. A line ends
+ * at `\n`, `\r\n` or a lone `\r` (old Mac files), as the CSV parser's records do.
  */
 const NL = 10;
 const CR = 13;
@@ -12,13 +13,24 @@ export class LineIndex {
   /** The cursor: a stream offset and the line it is on. */
   private pos = 0;
   private line: number;
+  /** Bytes added so far. */
+  received = 0;
+  private last = -1;
 
   constructor(firstLine = 1) {
     this.line = firstLine;
   }
 
   add(chunk: Buffer): void {
+    if (!chunk.length) return;
     this.chunks.push(chunk);
+    this.received += chunk.length;
+    this.last = chunk[chunk.length - 1]!;
+  }
+
+  /** Whether the bytes so far end with a line break (a record cut short by a damaged stream does not). */
+  endsWithNewline(): boolean {
+    return this.last === NL || this.last === CR;
   }
 
   /**
@@ -30,14 +42,13 @@ export class LineIndex {
     for (;;) {
       const b = this.byteAt(this.pos);
       if (b === NL) this.step(1);
-      else if (b === CR && this.byteAt(this.pos + 1) === NL) this.step(2);
+      else if (b === CR) this.step(this.byteAt(this.pos + 1) === NL ? 2 : 1);
       else return this.line;
     }
   }
 
   private step(n: number): void {
-    this.pos += n;
-    this.line++;
+    this.advance(this.pos + n);
   }
 
   private byteAt(offset: number): number | undefined {
@@ -52,9 +63,12 @@ export class LineIndex {
   private advance(to: number): void {
     while (this.pos < to && this.chunks.length) {
       const c = this.chunks[0]!;
-      const from = this.pos - this.base;
       const end = Math.min(c.length, to - this.base);
-      for (let nl = c.indexOf(NL, from); nl >= 0 && nl < end; nl = c.indexOf(NL, nl + 1)) this.line++;
+      for (let i = this.pos - this.base; i < end; i++) {
+        const b = c[i];
+        // `\r\n` is one break, counted at its `\n`
+        if (b === NL || (b === CR && this.byteAt(this.base + i + 1) !== NL)) this.line++;
+      }
       this.pos = this.base + end;
       if (end === c.length) {
         this.chunks.shift();
