@@ -77,6 +77,7 @@ export function csvReader(delimiter: ',' | '\t', columns?: string[]): Reader {
     input.pipe(parser);
 
     let recordStart = 0;
+    let protoColumn = names?.includes('__proto__') ?? false;
     let items: RawItem[] = [];
     const at = (offset: number): Pick<RawItem, 'file' | 'location' | 'key' | 'baseDir'> => {
       const line = lines.recordLine(offset);
@@ -93,6 +94,7 @@ export function csvReader(delimiter: ',' | '\t', columns?: string[]): Reader {
       recordStart = rec.bytes;
       if (!names) {
         names = uniqueNames(rec.record);
+        protoColumn = names.includes('__proto__');
         return;
       }
       reportSkipped(start);
@@ -101,8 +103,11 @@ export function csvReader(delimiter: ',' | '\t', columns?: string[]): Reader {
         items.push({ ...at(start), error: { reason: 'invalid_csv_row', detail: `expected ${names.length} columns as in the header, got ${values.length}` } });
         return;
       }
-      const fields: Record<string, string> = Object.create(null) as Record<string, string>;
-      for (let i = 0; i < names.length; i++) fields[names[i]!] = values[i]!;
+      const fields: Record<string, string> = {};
+      // plain objects built in one key order share V8's fast layout; a column called __proto__ (which an
+      // assignment would take as the prototype) is defined as an own property instead
+      if (protoColumn) for (let i = 0; i < names.length; i++) Object.defineProperty(fields, names[i]!, { value: values[i], enumerable: true, writable: true, configurable: true });
+      else for (let i = 0; i < names.length; i++) fields[names[i]!] = values[i]!;
       items.push({ ...at(start), fields, plain: true }); // strings of this record alone: mapping may consume them
     };
     // one record is held back: when the stream was damaged, the last one may be cut short

@@ -16,6 +16,8 @@ export class LineIndex {
   /** Bytes added so far. */
   received = 0;
   private last = -1;
+  private crChunk?: Buffer;
+  private crAt = Infinity;
 
   constructor(firstLine = 1) {
     this.line = firstLine;
@@ -63,11 +65,20 @@ export class LineIndex {
   private advance(to: number): void {
     while (this.pos < to && this.chunks.length) {
       const c = this.chunks[0]!;
+      const from = this.pos - this.base;
       const end = Math.min(c.length, to - this.base);
-      for (let i = this.pos - this.base; i < end; i++) {
-        const b = c[i];
-        // `\r\n` is one break, counted at its `\n`
-        if (b === NL || (b === CR && this.byteAt(this.base + i + 1) !== NL)) this.line++;
+      for (let nl = c.indexOf(NL, from); nl >= 0 && nl < end; nl = c.indexOf(NL, nl + 1)) this.line++;
+      // a lone `\r` is a break too (`\r\n` was counted at its `\n`); the next `\r` of the chunk is remembered,
+      // so a file without any is scanned for them once, not once per record
+      if (this.crChunk !== c || this.crAt < from) {
+        this.crChunk = c;
+        this.crAt = c.indexOf(CR, from);
+        if (this.crAt < 0) this.crAt = Infinity;
+      }
+      while (this.crAt < end) {
+        if (this.byteAt(this.base + this.crAt + 1) !== NL) this.line++;
+        const next = c.indexOf(CR, this.crAt + 1);
+        this.crAt = next < 0 ? Infinity : next;
       }
       this.pos = this.base + end;
       if (end === c.length) {
