@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { UsageError } from '../src/errors.js';
 import type { Kind } from '../src/records.js';
 import { apportion, planMix, type PlanSource } from '../src/mix/plan.js';
-import { selectRows } from '../src/mix/select.js';
+import { repeatNotes, selectRows } from '../src/mix/select.js';
 import { kindSequence, kindStreams, mixOrder } from '../src/mix/order.js';
 import { parseInput, parseRatios } from '../src/mix/ratios.js';
 import { Rng } from '../src/mix/random.js';
@@ -98,7 +98,11 @@ test('shortage policies: shrink notes it, upsample records epochs, error names t
   assert.equal(up.total, 1000);
   assert.equal(up.sources[0]!.target, 500);
   assert.equal(up.sources[0]!.epochs, 5);
-  assert.match(up.notes.join(' '), /source "coco" repeated: 5.000 epochs/);
+  assert.deepEqual(
+    up.sources.map((s) => s.repeat),
+    [true, false],
+    'only the short source may repeat',
+  );
   // Without a total, upsample uses every row at least once.
   assert.equal(planMix({ by: 'samples', ratios, sources, onShort: 'upsample' }).total, 2000);
   usage(() => planMix({ by: 'samples', ratios, sources, total: 1000, onShort: 'error' }), /source "coco" \(caption\) is short: it holds 100 samples, the mixture needs 500 of a total of 1,000; lower --total \(at most 200 fits\)/);
@@ -109,6 +113,58 @@ test('shortage policies: shrink notes it, upsample records epochs, error names t
   assert.ok(uses.every((n) => n === 5));
   assert.notDeepEqual([...sel[0]!.rows.subarray(0, 100)], [...sel[0]!.rows.subarray(100, 200)]);
   assert.equal(sel[0]!.epochs, 5);
+  // The repeat note gives the selection's epochs, the figure the manifest records.
+  assert.deepEqual(repeatNotes(up, [{ rows: 100 }, { rows: 1000 }], sel), ['source "coco" repeated: 5 epochs (500 rows of 100)']);
+});
+
+test('by tokens, upsample: only a short source repeats; a sibling that has enough stops at its last row', () => {
+  // caption is short (1,000 tokens for a 5,050 budget); text is not: books (12 rows of 10 tokens, planned
+  // 50.5) and web (40 rows of 300, planned 4,999.5). web stops 199.5 below its budget and its next row (300)
+  // never fits what is left of the kind, so the top-up draws books: all 12 of its rows, and no more.
+  const data = [
+    { rows: 10, tokens: new Uint32Array(10).fill(100) },
+    { rows: 12, tokens: new Uint32Array(12).fill(10) },
+    { rows: 40, tokens: new Uint32Array(40).fill(300) },
+  ];
+  const plan = planMix({
+    by: 'tokens',
+    ratios: new Map<Kind, number>([
+      ['caption', 1],
+      ['text', 1],
+    ]),
+    sources: [
+      { kind: 'caption', name: 'coco', available: 1000 },
+      { kind: 'text', name: 'books', available: 120, weight: 1 },
+      { kind: 'text', name: 'web', available: 12000, weight: 99 },
+    ],
+    total: 10100,
+    onShort: 'upsample',
+  });
+  assert.deepEqual(
+    plan.sources.map((s) => s.repeat),
+    [true, false, false],
+  );
+  const sel = selectRows(plan, data, 4);
+  const [coco, books, web] = sel as [(typeof sel)[0], (typeof sel)[0], (typeof sel)[0]];
+  assert.equal(coco.rows.length, 50, 'the short source is repeated to its budget');
+  assert.equal(coco.epochs, 5);
+  assert.equal(books.rows.length, 12, `books: ${books.rows.length} rows of 12`);
+  assert.equal(new Set(books.rows).size, 12);
+  assert.equal(books.epochs, 1);
+  assert.equal(new Set(web.rows).size, web.rows.length, 'web never repeats');
+  assert.equal(web.rows.length, 16);
+  // The kind still ends within one document (300) of its budget.
+  const text = books.units + web.units;
+  assert.ok(text <= 5050 && 5050 - text < 300, `text ${text} tokens`);
+  assert.deepEqual(repeatNotes(plan, data, sel), ['source "coco" repeated: 5 epochs (50 rows of 10; 5,000 of 1,000 tokens)']);
+});
+
+test('epochs are rounded once, to 3 decimals, the same in the selection and the notes', () => {
+  const ratios = new Map<Kind, number>([['caption', 1]]);
+  const plan = planMix({ by: 'samples', ratios, sources: [{ kind: 'caption', name: 'c', available: 3 }], total: 10, onShort: 'upsample' });
+  const sel = selectRows(plan, [{ rows: 3 }], 1);
+  assert.equal(sel[0]!.epochs, 3.333);
+  assert.deepEqual(repeatNotes(plan, [{ rows: 3 }], sel), ['source "c" repeated: 3.333 epochs (10 rows of 3)']);
 });
 
 test('by tokens: each kind within one document of its token budget, with shrink and upsample', () => {

@@ -223,6 +223,49 @@ test('by tokens with a tokenizer.json: each kind within one document of its toke
   assert.equal((await auditDataset(b)).ok, true);
 });
 
+test('by tokens, upsample: only short sources repeat, and the notes give the manifest\'s epochs', async () => {
+  // captions are short for the budget; the text kind is not: "short" (12 rows of ~3 tokens) and "long"
+  // (40 rows of ~100). The top-up fills text from "short" once "long"'s next row no longer fits: it may
+  // take all of short's rows but never one twice.
+  const text = path.join(root, 'short-long');
+  writeDataset(text, 'text', [...textRows('short', 12, () => 1), ...textRows('long', 40, () => 60)]);
+  const caps = path.join(root, 'few-caps');
+  writeDataset(caps, 'caption', await captionRows('few', 7));
+  for (const total of [20000, 20300, 21000]) {
+    const a = out();
+    const r = await runCommand(mix, ['--input', `caption=${caps}`, `text=${text}`, '--ratio', 'caption=80,text=20', '--by', 'tokens', '--total', String(total), '--on-short', 'upsample', '--out', a]);
+    assert.equal(r.code, 0, r.error);
+    const m = manifest(a);
+    for (const [name, s] of Object.entries(m.mix.sources) as [string, any][]) {
+      if (s.planned <= s.available_tokens) assert.ok(s.rows <= s.available_rows, `total ${total}: ${name} holds ${s.available_tokens} tokens for ${s.planned} planned, yet ${s.rows} rows of ${s.available_rows}`);
+      assert.equal(s.epochs, Math.round((s.rows / s.available_rows) * 1000) / 1000);
+    }
+    assert.ok(m.mix.sources.few.epochs > 1);
+    const noted: Record<string, number> = {};
+    for (const note of m.mix.notes as string[]) {
+      const x = /^source "(.+)" repeated: ([\d.]+) epochs/.exec(note);
+      if (x) noted[x[1]!] = Number(x[2]);
+    }
+    assert.deepEqual(
+      noted,
+      Object.fromEntries((Object.entries(m.mix.sources) as [string, any][]).filter(([, s]) => s.rows > s.available_rows).map(([n, s]) => [n, s.epochs])),
+      'one note per repeated source, with the epochs the manifest records',
+    );
+    assert.match(r.stdout, /note: source "few" repeated: [\d.]+ epochs \(\d+ rows of 7; [\d,]+ of [\d,]+ tokens\)/);
+    const rep = await auditDataset(a);
+    assert.equal(rep.ok, true, rep.failures.join('\n'));
+    assert.equal(rep.duplicates.ids, rep.duplicates.expectedFromUpsampling);
+  }
+});
+
+test('by tokens, a --total smaller than one document of each kind is refused, not written empty', async () => {
+  const o = out();
+  const r = await runCommand(mix, [...INPUTS, ...MM1, '--by', 'tokens', '--total', '100', '--out', o, '--quiet']);
+  assert.equal(r.code, 2, r.error);
+  assert.match(r.error!, /--total 100 tokens selects no rows: it is smaller than one document of each kind \(token budgets: caption 45 \(its smallest document \d+\), interleaved 45 \(its smallest document \d+\), text 10 \(its smallest document \d+\)\); raise --total/);
+  assert.equal(existsSync(o), false);
+});
+
 test('a recipe with counts per source and response-format prompts (LLaVA-style)', async () => {
   const vqa = path.join(root, 'vqa');
   const conv = (i: number) => ({ conversations: [{ from: 'human', value: `<image>\nWhat color is square ${i}?` }, { from: 'gpt', value: 'Red' }] });

@@ -18,8 +18,8 @@ import { openInputs } from './inputs.js';
 import { kindStreams } from './order.js';
 import { planMix, type MixPlan } from './plan.js';
 import { parseInput, parseRatios } from './ratios.js';
-import { overrideRecipe, planSources, recipeFromFlags, withInputWeights, type Overrides } from './recipe.js';
-import { selectRows, type Selection } from './select.js';
+import { overrideRecipe, planSources, recipeFromFlags, requireMixKinds, withInputWeights, type Overrides } from './recipe.js';
+import { repeatNotes, selectRows, type Selection, type SourceRows } from './select.js';
 import { tokenCounter } from './tokens.js';
 import { writeMixture } from './write.js';
 
@@ -83,7 +83,7 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(2)}%`;
 }
 
-function report(plan: MixPlan, sel: Selection[], out: string, m: Manifest): string {
+function report(plan: MixPlan, sel: Selection[], notes: readonly string[], out: string, m: Manifest): string {
   const unit = plan.by === 'tokens' ? 'tokens' : 'rows';
   const rows = sel.reduce((a, s) => a + s.rows.length, 0);
   const lines = [`mix: ${rows.toLocaleString('en-US')} rows by ${plan.by}${plan.by === 'tokens' ? ` (${plan.total.toLocaleString('en-US')} tokens planned)` : ''} -> ${out}`];
@@ -98,9 +98,30 @@ function report(plan: MixPlan, sel: Selection[], out: string, m: Manifest): stri
     return `${k.kind} ${got.toLocaleString('en-US')} ${unit} (${pct(got / Math.max(1, plan.sources.reduce((a, _, i) => a + sel[i]!.units, 0)))}, target ${pct(k.ratio)})`;
   });
   lines.push(`  kinds: ${byKind.join('; ')}`);
-  for (const n of plan.notes) lines.push(`  note: ${n}`);
+  for (const n of notes) lines.push(`  note: ${n}`);
   lines.push(`  ${m.shards.length} shard(s), ${(m.shards.reduce((a, s) => a + s.bytes, 0) / 1e6).toFixed(1)} MB; manifest: ${out}/manifest.json; check it with: mmcurate audit ${out}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * By tokens a budget smaller than the documents drawn for it selects nothing: a plan that selects no row
+ * at all is refused rather than written as an empty mixture.
+ */
+function refuseEmpty(plan: MixPlan, data: readonly SourceRows[], sel: readonly Selection[]): void {
+  if (sel.some((s) => s.rows.length > 0)) return;
+  const smallest = plan.kinds.map((k) => {
+    let min = Infinity;
+    plan.sources.forEach((s, i) => {
+      if (s.kind !== k.kind || s.target <= 0) return;
+      const t = data[i]!.tokens;
+      if (t) for (let r = 0; r < t.length; r++) if (t[r]! > 0 && t[r]! < min) min = t[r]!;
+    });
+    return `${k.kind} ${Math.round(k.target).toLocaleString('en-US')} (its smallest document ${Number.isFinite(min) ? min.toLocaleString('en-US') : 'none'})`;
+  });
+  const what = plan.requestedTotal !== undefined ? `--total ${plan.requestedTotal.toLocaleString('en-US')} ${plan.by}` : `a total of ${plan.total.toLocaleString('en-US')} ${plan.by}`;
+  throw new UsageError(
+    `${what} selects no rows: it is smaller than one document of each kind (token budgets: ${smallest.join(', ')}); raise --total`,
+  );
 }
 
 /** `write` receives what the command prints (stdout by default; tests capture it). */
@@ -149,7 +170,7 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
   // Everything that can be wrong with the request is found before any input is read.
   const ratios = ratioFlag ? parseRatios(ratioFlag) : undefined;
   const fileRecipe = recipeFlag ? overrideRecipe(loadRecipe(recipeFlag), overrides) : undefined;
-  if (fileRecipe && fileRecipe.kinds.length === 0) throw new UsageError(`recipe ${fileRecipe.file}: has no kinds to mix (a coreset-only recipe); use it with mmcurate coreset`);
+  if (fileRecipe) requireMixKinds(fileRecipe);
   const byNow = fileRecipe?.by ?? by ?? 'samples';
   const tokenizerFile = str(p, 'tokenizer');
   if (tokenizerFile && byNow !== 'tokens') throw new UsageError('--tokenizer counts tokens for --by tokens; add --by tokens or drop --tokenizer');
@@ -186,11 +207,10 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
     return 0;
   }
 
-  const selections = selectRows(
-    plan,
-    sources.map((s) => ({ rows: s.rows.length, ...(s.tokens ? { tokens: s.tokens } : {}) })),
-    seedUsed,
-  );
+  const rowSets: SourceRows[] = sources.map((s) => ({ rows: s.rows.length, ...(s.tokens ? { tokens: s.tokens } : {}) }));
+  const selections = selectRows(plan, rowSets, seedUsed);
+  refuseEmpty(plan, rowSets, selections);
+  const notes = [...plan.notes, ...repeatNotes(plan, rowSets, selections)];
   const kindsInOrder = KINDS.filter((k) => plan.kinds.some((pk) => pk.kind === k));
   const streams = kindStreams(
     kindsInOrder,
@@ -229,9 +249,10 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
       on_short: recipe.onShort,
       visual_tokens_per_image: recipe.visualTokensPerImage,
       tokens: counter?.method ?? null,
+      tokenizer: counter?.tokenizer ?? null,
       total: { requested: plan.requestedTotal ?? null, planned: plan.total, realized: recipe.by === 'tokens' ? selections.reduce((a, s) => a + s.units, 0) : rows },
       limited_by: plan.limitedBy ?? null,
-      notes: plan.notes,
+      notes,
       kinds: Object.fromEntries(
         plan.kinds.map((k) => [k.kind, { ratio: k.ratio, exact: k.exact, planned: k.target, rows: realizedKind(k.kind, (s) => s.rows.length), ...(recipe.by === 'tokens' ? { tokens: realizedKind(k.kind, (s) => s.units) } : {}) }]),
       ),
@@ -271,7 +292,7 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
     writeManifest(staging, manifest);
     if (existsSync(out)) rmSync(out, { recursive: true, force: true });
     renameSync(staging, out);
-    write(report(plan, selections, out, manifest));
+    write(report(plan, selections, notes, out, manifest));
     return 0;
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });

@@ -42,8 +42,13 @@ export interface PlannedSource extends PlanSource {
   share: number;
   /** Units planned (integer samples, or a token budget). */
   target: number;
-  /** target / available: above 1 when the source is repeated. */
+  /**
+   * target / available, in the plan's units: above 1 when the source is short. By tokens this is a budget,
+   * not what is realized; the epochs reported (notes, manifest) are the selection's (select.ts).
+   */
   epochs: number;
+  /** The plan needs more than the source holds (upsample only): the one case in which its rows may repeat. */
+  repeat: boolean;
 }
 
 export interface MixPlan {
@@ -201,8 +206,12 @@ export function planMix(req: PlanRequest): MixPlan {
     share: share[i]!,
     target: t.sourceTargets[i]!,
     epochs: s.available > 0 ? t.sourceTargets[i]! / s.available : 0,
+    // A source that holds enough is never repeated, whatever the policy; only upsampling repeats a short one.
+    // (Shrink and error have no short source here: shrink stepped down, error refused.)
+    repeat: req.onShort === 'upsample' && s.available > 0 && t.sourceTargets[i]! > s.available * (1 + 1e-9),
   }));
-  for (const s of sources) if (s.epochs > 1 + 1e-12) notes.push(`source "${s.name}" repeated: ${s.epochs.toFixed(3)} epochs (${fmt(s.target)} of ${fmt(s.available)} ${unit})`);
+  // How often each source is repeated is noted from the selection (select.ts, repeatNotes), the same
+  // figure the manifest records: by tokens only the selection knows how many rows a budget takes.
   return {
     by: req.by,
     onShort: req.onShort,

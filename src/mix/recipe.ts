@@ -27,6 +27,11 @@ function applyOverrides(raw: Record<string, unknown>, o: Overrides): Record<stri
   return out;
 }
 
+/** Refuses a recipe with no kinds (a coreset-only recipe): there is nothing to mix, or to audit a mixture against. */
+export function requireMixKinds(recipe: Recipe): void {
+  if (recipe.kinds.length === 0) throw new UsageError(`recipe ${recipe.file ?? recipe.name}: has no kinds to mix (a coreset-only recipe); use it with mmcurate coreset`);
+}
+
 /** The recipe file with flag overrides applied, validated again (so `--by tokens` on counts is refused). */
 export function overrideRecipe(recipe: Recipe, o: Overrides): Recipe {
   const where = `${recipe.file ?? recipe.name} (with the flags given)`;

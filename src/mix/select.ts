@@ -3,7 +3,8 @@
  * permutation per epoch (so a repeated source repeats every row before any row a third time); by samples
  * it yields exactly its planned count, by tokens it takes rows while they fit its token budget, and then
  * each kind is topped up with the next rows that still fit, so a kind ends within one document of its
- * budget. Everything is row indices in typed arrays; no row is read here.
+ * budget. Only a source the plan marks short (`repeat`, upsampling) walks past its last row; any other
+ * stops there, in the top-up too. Everything is row indices in typed arrays; no row is read here.
  */
 import type { Kind } from '../records.js';
 import type { MixPlan } from './plan.js';
@@ -21,8 +22,13 @@ export interface Selection {
   rows: Uint32Array;
   /** Units selected: rows, or tokens when by tokens. */
   units: number;
-  /** rows.length / rows available. */
+  /** rows.length / rows available, rounded to 3 decimals: the figure of the notes and the manifest. */
   epochs: number;
+}
+
+/** Epochs as reported (notes, manifest, summary): rows selected / rows held, to 3 decimals. */
+export function epochsOf(selected: number, available: number): number {
+  return available > 0 ? Math.round((selected / available) * 1000) / 1000 : 0;
 }
 
 /** Walks a source's rows in seeded random order, epoch after epoch. */
@@ -89,7 +95,7 @@ export function selectRows(plan: MixPlan, data: readonly SourceRows[], seed: See
         const c = new Cursor(n, seed, s.name);
         for (let j = 0; j < k; j++) rows[j] = c.next();
       }
-      return { rows, units: k, epochs: n > 0 ? k / n : 0 };
+      return { rows, units: k, epochs: epochsOf(k, n) };
     });
   }
   return selectByTokens(plan, data, seed);
@@ -104,15 +110,16 @@ function selectByTokens(plan: MixPlan, data: readonly SourceRows[], seed: Seed):
     if (!t) throw new Error(`selectRows: by tokens needs per-row tokens for source ${plan.sources[i]!.name}`);
     return t;
   };
-  // Only upsampling may take a row twice; elsewhere a source stops at its last row.
-  const repeat = plan.onShort === 'upsample';
+  // Only a source the plan found short (upsampling) may take a row twice; any other stops at its last
+  // row, so a source with enough is never repeated to fill its kind.
+  const more = (i: number): boolean => plan.sources[i]!.repeat || cursors[i]!.taken < data[i]!.rows;
   plan.sources.forEach((s, i) => {
     if (s.target <= 0 || data[i]!.rows === 0) return;
     const tok = tokensOf(i);
     const c = cursors[i]!;
     // Guard against a source of only empty rows looping forever.
     let zeroRun = 0;
-    while (zeroRun <= data[i]!.rows && (repeat || c.taken < data[i]!.rows)) {
+    while (zeroRun <= data[i]!.rows && more(i)) {
       const t = tok[c.peek()]!;
       if (units[i]! + t > s.target) break;
       picked[i]!.push(c.next());
@@ -130,7 +137,7 @@ function selectByTokens(plan: MixPlan, data: readonly SourceRows[], seed: Seed):
       let best = -1;
       let bestDeficit = -Infinity;
       for (const i of idx) {
-        if (!repeat && cursors[i]!.taken >= data[i]!.rows) continue;
+        if (!more(i)) continue;
         const t = tokensOf(i)[cursors[i]!.peek()]!;
         if (t === 0 || have + t > k.target) continue;
         const deficit = plan.sources[i]!.target - units[i]!;
@@ -148,6 +155,22 @@ function selectByTokens(plan: MixPlan, data: readonly SourceRows[], seed: Seed):
   }
   return plan.sources.map((_, i) => {
     const rows = picked[i]!.done();
-    return { rows, units: units[i]!, epochs: data[i]!.rows > 0 ? rows.length / data[i]!.rows : 0 };
+    return { rows, units: units[i]!, epochs: epochsOf(rows.length, data[i]!.rows) };
   });
+}
+
+/**
+ * One note per repeated source, with the selection's epochs (the figure the manifest records):
+ * `source "coco" repeated: 1.8 epochs (180 rows of 100)`, by tokens with the tokens too.
+ */
+export function repeatNotes(plan: MixPlan, data: readonly SourceRows[], sel: readonly Selection[]): string[] {
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const notes: string[] = [];
+  plan.sources.forEach((s, i) => {
+    const n = data[i]!.rows;
+    if (sel[i]!.rows.length <= n) return;
+    const tokens = plan.by === 'tokens' ? `; ${fmt(sel[i]!.units)} of ${fmt(s.available)} tokens` : '';
+    notes.push(`source "${s.name}" repeated: ${sel[i]!.epochs} epochs (${fmt(sel[i]!.rows.length)} rows of ${fmt(n)}${tokens})`);
+  });
+  return notes;
 }

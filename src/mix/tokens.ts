@@ -14,6 +14,8 @@ import { UsageError, errorMessage } from '../errors.js';
 export interface TokenCounter {
   /** How text is counted, recorded in the manifest: `estimate:chars/4` or `tokenizer:<file>@<sha256 prefix>`. */
   readonly method: string;
+  /** The tokenizer.json counted with (absolute path) and its full sha256; absent for the estimate. */
+  readonly tokenizer?: { file: string; sha256: string };
   count(text: string): number;
 }
 
@@ -50,15 +52,38 @@ export function tokenizerCounter(file: string): TokenCounter {
   } catch (err) {
     throw new UsageError(`--tokenizer ${file}: not a usable tokenizer.json (${errorMessage(err)})`);
   }
-  const sha = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+  const sha = createHash('sha256').update(bytes).digest('hex');
   return {
-    method: `tokenizer:${path.basename(file)}@${sha}`,
+    method: `tokenizer:${path.basename(file)}@${sha.slice(0, 12)}`,
+    tokenizer: { file: path.resolve(file), sha256: sha },
     count: (text) => (text ? tokenizer.encode(text, { add_special_tokens: false }).ids.length : 0),
   };
 }
 
 export function tokenCounter(tokenizerFile?: string): TokenCounter {
   return tokenizerFile ? tokenizerCounter(tokenizerFile) : estimateCounter();
+}
+
+/**
+ * The counter a mixture's manifest records (`mix.tokens`, and `mix.tokenizer` with the file's path and
+ * sha256), for counting its shards again the same way. The estimate needs nothing; a tokenizer must still
+ * be at the recorded path with the recorded sha256, else this refuses (exit 2) naming the file, so that
+ * a count is never silently made with another method.
+ * @param where what to name in messages (e.g. `audit out/mix`).
+ */
+export function recordedCounter(method: string, tokenizer: { file?: unknown; sha256?: unknown } | null | undefined, where: string): TokenCounter {
+  if (method === ESTIMATE_METHOD) return estimateCounter();
+  const m = /^tokenizer:(.*)@([0-9a-f]+)$/.exec(method);
+  if (!m) throw new UsageError(`${where}: the manifest records tokens counted as "${method}", which this version does not know; pass --tokenizer tokenizer.json to count with a tokenizer`);
+  const [, name, prefix] = m as unknown as [string, string, string];
+  const file = typeof tokenizer?.file === 'string' ? tokenizer.file : undefined;
+  const want = typeof tokenizer?.sha256 === 'string' ? tokenizer.sha256 : prefix;
+  const again = `pass --tokenizer with the same ${name} (sha256 ${want.slice(0, 12)}…) to count as the mix did`;
+  if (!file) throw new UsageError(`${where}: the mixture was counted with tokenizer ${name} (sha256 ${want.slice(0, 12)}…), but its manifest does not record where the file is; ${again}`);
+  if (!existsSync(file)) throw new UsageError(`${where}: the mixture was counted with tokenizer ${file}, which no longer exists; ${again}`);
+  const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+  if (!sha.startsWith(want)) throw new UsageError(`${where}: the mixture was counted with tokenizer ${file} (sha256 ${want.slice(0, 12)}…), which has changed since (sha256 ${sha.slice(0, 12)}…); ${again}`);
+  return tokenizerCounter(file);
 }
 
 /** Tokens of one sample: its texts plus a fixed count per image. */
