@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from './helpers.js';
-import { captionRows, interleavedRows, runCommand, textRows, writeDataset } from './mix-helpers.js';
+import { captionRows, editManifest, interleavedRows, runCommand, textRows, writeDataset } from './mix-helpers.js';
 import * as audit from '../src/audit/command.js';
 import * as mix from '../src/mix/command.js';
 import { auditDataset } from '../src/audit/audit.js';
@@ -110,4 +110,90 @@ test('writing through many small buckets gives the same bytes as one bucket', as
   assert.deepEqual(many, one);
   const rep = await auditDataset(path.join(root, 'w1')).catch((e: Error) => e);
   assert.ok(rep instanceof Error && /no manifest\.json/.test(rep.message), 'writeMixture alone writes no manifest');
+});
+
+/** A real (tiny) WordLevel tokenizer.json: word0..word49 are one token each, anything else [UNK]. */
+function writeTokenizer(file: string, extra = ''): void {
+  const vocab: Record<string, number> = { '[UNK]': 0 };
+  for (let i = 0; i < 50; i++) vocab[`word${i}`] = i + 1;
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [{ id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+      normalizer: { type: 'Lowercase' },
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null,
+      decoder: null,
+      model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+    }) + extra,
+  );
+}
+
+test('a token mixture is audited with the counting its manifest records; a tokenizer gone or changed is refused', async () => {
+  const caps = path.join(root, 'tk-caps');
+  const text = path.join(root, 'tk-text');
+  writeDataset(caps, 'caption', await captionRows('coco', 40));
+  // Long words: the estimate (chars / 4) counts about 3x what the tokenizer does, so the two disagree.
+  writeDataset(text, 'text', textRows('web', 60, (i) => 20 + (i % 10)));
+  const tokDir = path.join(root, 'tok');
+  mkdirSync(tokDir, { recursive: true });
+  const tok = path.join(tokDir, 'tokenizer.json');
+  writeTokenizer(tok);
+  const out = path.join(root, 'tk-mix');
+  const m = await runCommand(mix, ['--input', `caption=${caps}`, `text=${text}`, '--ratio', 'caption=1,text=1', '--by', 'tokens', '--tokenizer', tok, '--visual-tokens', '16', '--out', out, '--quiet']);
+  assert.equal(m.code, 0, m.error);
+  const recorded = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).mix;
+
+  // No --tokenizer: the recorded one is loaded, and the audit agrees with the mix (the estimate would FAIL it).
+  const rep = await auditDataset(out);
+  assert.equal(rep.ok, true, rep.failures.join('\n'));
+  assert.equal(rep.tokens.method, recorded.tokens);
+  assert.equal(rep.tokens.total, recorded.total.realized);
+  assert.equal((await runCommand(audit, [out])).code, 0);
+  assert.match(recorded.tokens, /^tokenizer:tokenizer\.json@[0-9a-f]{12}$/);
+  assert.equal(recorded.tokenizer.file, tok);
+  assert.match(recorded.tokenizer.sha256, /^[0-9a-f]{64}$/);
+
+  // The same file changed: refused (exit 2) naming it, saying to pass --tokenizer; with it, the audit runs.
+  writeTokenizer(tok, '\n');
+  let r = await runCommand(audit, [out]);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.error!, /audit .*tk-mix: the mixture was counted with tokenizer .*tok\/tokenizer\.json \(sha256 [0-9a-f]{12}…\), which has changed since .*; pass --tokenizer/);
+  assert.equal((await runCommand(audit, [out, '--tokenizer', tok])).code, 0);
+  rmSync(tok);
+  r = await runCommand(audit, [out]);
+  assert.equal(r.code, 2);
+  assert.match(r.error!, /counted with tokenizer .*tok\/tokenizer\.json, which no longer exists; pass --tokenizer with the same tokenizer\.json/);
+  // A manifest that names the tokenizer but not where it is (written before mix.tokenizer) is refused too.
+  writeTokenizer(tok);
+  editManifest(out, (mf) => delete (mf.mix as Record<string, unknown>).tokenizer);
+  r = await runCommand(audit, [out]);
+  assert.equal(r.code, 2);
+  assert.match(r.error!, /counted with tokenizer tokenizer\.json \(sha256 [0-9a-f]{12}…\), but its manifest does not record where the file is; pass --tokenizer/);
+  assert.equal((await runCommand(audit, [out, '--tokenizer', tok])).code, 0);
+});
+
+test('a coreset-only recipe is refused by the audit as by mix (exit 2)', async () => {
+  const out = path.join(root, 'mix');
+  const r = await runCommand(audit, [out, '--recipe', 'bunny-laion-2m']);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.error!, /recipe .*bunny-laion-2m\.json: has no kinds to mix \(a coreset-only recipe\); use it with mmcurate coreset/);
+  const m = await runCommand(mix, ['--input', `caption=${path.join(root, 'c')}`, '--recipe', 'bunny-laion-2m', '--out', path.join(root, 'never'), '--quiet']);
+  assert.equal(m.code, 2);
+  assert.equal(m.error, r.error, 'the same refusal in both commands');
+});
+
+test('a dataset with no rows: a warning, and a failure against a recipe', async () => {
+  const dir = path.join(root, 'empty');
+  writeDataset(dir, 'caption', []);
+  const r = await runCommand(audit, [dir]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /warning: the dataset holds no rows/);
+  assert.deepEqual(JSON.parse((await runCommand(audit, [dir, '--json'])).stdout).warnings, ['the dataset holds no rows']);
+  const withRecipe = await runCommand(audit, [dir, '--recipe', 'mm1-pretrain']);
+  assert.equal(withRecipe.code, 1, withRecipe.stdout);
+  assert.match(withRecipe.stdout, /the dataset holds no rows: there is nothing to check the recipe's ratios against/);
 });

@@ -12,7 +12,7 @@ import { DEFAULT_TOLERANCE_PP } from './report.js';
 const flags: Flags = {
   recipe: { type: 'string', help: "recipe to check against (file or name in pipelines/); default: the one the mixture's manifest records" },
   tolerance: { type: 'number', help: `allowed deviation of a ratio in percentage points (default ${DEFAULT_TOLERANCE_PP}); within one sample always passes` },
-  tokenizer: { type: 'string', help: 'tokenizer.json for token counts (default: estimate, ceil(characters / 4))' },
+  tokenizer: { type: 'string', help: "tokenizer.json for token counts (default: the counting the mixture's manifest records; else the estimate, ceil(characters / 4))" },
   json: { type: 'boolean', help: 'print the report as JSON' },
   'no-sha256': { type: 'boolean', help: 'skip hashing the shards (sizes and row counts are still checked)' },
 };

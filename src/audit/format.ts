@@ -22,6 +22,7 @@ function table(title: string, rows: RatioRow[], unit: string, withKind: boolean)
 export function formatReport(r: AuditReport): string {
   const out: string[] = [];
   out.push(`audit ${r.dir}: ${r.ok ? 'PASS' : `FAIL (${r.failures.length} problem${r.failures.length === 1 ? '' : 's'})`}`);
+  for (const w of r.warnings) out.push(`  warning: ${w}`);
   out.push(`  ${int(r.rows)} rows in ${r.shards} shard(s); ${int(r.tokens.total)} tokens (text: ${r.tokens.method}; ${r.tokens.visualTokensPerImage} per image)`);
   const floor = r.by === 'tokens' ? 'one document' : 'one sample';
   out.push(

@@ -32,6 +32,8 @@ export interface AuditReport {
   dir: string;
   ok: boolean;
   failures: string[];
+  /** What a reader should know that is not a failure (e.g. a dataset with no rows and no recipe). */
+  warnings: string[];
   rows: number;
   shards: number;
   by: 'samples' | 'tokens';
@@ -81,6 +83,12 @@ export function buildReport(scan: ScanStats, v: Verification, opts: { recipe?: R
   const unit = (x: { rows: number; tokens: number }): number => (by === 'tokens' ? x.tokens : x.rows);
   const total = by === 'tokens' ? scan.tokens.total : scan.rows;
   const failures: string[] = [];
+  const warnings: string[] = [];
+  if (scan.rows === 0) {
+    // Every share of nothing is "within one sample" of its target: an empty mixture must not pass.
+    if (recipe) failures.push(`the dataset holds no rows: there is nothing to check the recipe's ratios against`);
+    else warnings.push('the dataset holds no rows');
+  }
 
   const ratios = recipe ? normalisedRatios(recipe) : undefined;
   const kindNames = [...new Set([...(recipe?.kinds.map((k) => k.kind) ?? []), ...Object.keys(scan.kinds)])];
@@ -140,6 +148,7 @@ export function buildReport(scan: ScanStats, v: Verification, opts: { recipe?: R
     dir: v.dir,
     ok: failures.length === 0,
     failures,
+    warnings,
     rows: scan.rows,
     shards: scan.shards,
     by,
