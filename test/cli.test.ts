@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cli, tmpDir, DEMO, ROOT } from './helpers.js';
 import { COMMANDS } from '../src/cli/commands.js';
@@ -26,6 +26,14 @@ test('bad usage exits 2 with a message naming the problem', () => {
     [['ingest', '--kind', 'caption', '--input', '/nonexistent/file.jsonl', '--out', path.join(dir, 'x')], /no such file or folder/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--format', 'xml', '--out', path.join(dir, 'x')], /unsupported --format "xml"/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--map', 'caption', '--out', path.join(dir, 'x')], /--map caption: expected FIELD=VALUE/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--map', 'captoin=alt', '--out', path.join(dir, 'x')], /caption records have no field "captoin"; the fields are caption, image, url/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--tasks', '1.5', '--out', path.join(dir, 'x')], /--tasks expects a whole number, got 1.5/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--workers', '-2', '--out', path.join(dir, 'x')], /--workers must be at least 1, got -2/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--shard-rows', '0', '--out', path.join(dir, 'x')], /--shard-rows must be at least 1/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--shard-mb', '0', '--out', path.join(dir, 'x')], /--shard-mb must be more than 0/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--format', 'imagefolder', '--out', path.join(dir, 'x')], /--format imagefolder takes a folder of images/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, `again=${DEMO}/captions.jsonl`, '--out', path.join(dir, 'x')], /captions.jsonl is given twice/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/books.txt`, '--format', 'txt', '--out', path.join(dir, 'x')], /plain text is a text corpus; use --kind text$/m],
   ];
   for (const [args, re] of cases) {
     const r = cli(args);
@@ -83,4 +91,18 @@ test('a pipeline checks every stage before the first runs; names, recipe names a
   const argv = stageArgv(p, 1, pl, out);
   assert.deepEqual(argv.slice(0, 3), ['--input', `caption=${path.join(out, 'cap')}`, `text=${path.join(dir, 'cat@2x.jsonl')}`]);
   assert.ok(argv.includes('--recipe=llava-1.5-sft'), argv.join(' '));
+});
+
+test('two inputs that would share source, file name and so ids are refused, with the fix in the message', () => {
+  const a = path.join(dir, 'y2023');
+  const b = path.join(dir, 'y2024');
+  for (const d of [a, b]) {
+    mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(d, 'train.jsonl'), `{"url":"https://x.org/${path.basename(d)}.jpg","caption":"from ${d}"}\n`);
+  }
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(a, 'train.jsonl'), path.join(b, 'train.jsonl'), '--out', path.join(dir, 'same-name')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /both become source "train", file "train.jsonl", so their records would share ids; name the sources, e.g. --input train-a=/);
+  const ok = cli(['ingest', '--kind', 'caption', '--input', `t23=${path.join(a, 'train.jsonl')}`, `t24=${path.join(b, 'train.jsonl')}`, '--out', path.join(dir, 'named')]);
+  assert.equal(ok.code, 0, ok.stderr);
 });

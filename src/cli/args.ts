@@ -10,6 +10,12 @@ export interface FlagSpec {
   type: FlagType;
   /** One-line help, shown by --help. */
   help?: string;
+  /** Numbers: a whole number (counts, sizes in rows, task counts). */
+  integer?: boolean;
+  /** Numbers: the least value allowed. */
+  min?: number;
+  /** Numbers: values must be greater than this (sizes in MiB). */
+  above?: number;
 }
 export type Flags = Record<string, FlagSpec>;
 
@@ -57,6 +63,9 @@ export function parseArgs(argv: string[], spec: Flags, command: string): Parsed 
     else if (s.type === 'number') {
       const n = Number(values[0]);
       if (!Number.isFinite(n)) throw new UsageError(`mmcurate ${command}: --${name} expects a number, got "${values[0]}"`);
+      if (s.integer && !Number.isInteger(n)) throw new UsageError(`mmcurate ${command}: --${name} expects a whole number, got ${values[0]}`);
+      if (s.min !== undefined && n < s.min) throw new UsageError(`mmcurate ${command}: --${name} must be at least ${s.min}, got ${values[0]}`);
+      if (s.above !== undefined && !(n > s.above)) throw new UsageError(`mmcurate ${command}: --${name} must be more than ${s.above}, got ${values[0]}`);
       flags[name] = n;
     } else flags[name] = values[0];
   }

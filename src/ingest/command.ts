@@ -23,15 +23,15 @@ const flags: Flags = {
   out: { type: 'string', help: 'output folder' },
   strict: { type: 'boolean', help: 'stop at the first bad record or unreadable file (exit 1)' },
   'image-check': { type: 'string', help: 'decode (default): decode every local or embedded image with sharp; header: read its header and check its framing reaches the end marker (images decoded upstream, e.g. by img2dataset)' },
-  'max-pixels': { type: 'number', help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
+  'max-pixels': { type: 'number', integer: true, min: 1, help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
   'csv-columns': { type: 'list', help: 'CSV/TSV files without a header row: their column names in order, e.g. caption,url for CC3M\'s TSV (every row is then data)' },
   'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
-  workers: { type: 'number', help: 'parallel tasks (default: CPU count)' },
-  tasks: { type: 'number', help: 'number of tasks the input parts are spread over (default: one per part, at most 256)' },
-  'part-mb': { type: 'number', help: `cut uncompressed JSONL, CSV/TSV, one-document-per-line text and Parquet files larger than this into parts of about this many MiB, each its own task (default ${DEFAULT_PART_BYTES / 2 ** 20}; 0: never cut)` },
-  'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
-  'shard-mb': { type: 'number', help: 'MiB per shard at most (default 256)' },
-  'row-group-mb': { type: 'number', help: 'uncompressed MiB per row group at most (default 32)' },
+  workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks (default: CPU count)' },
+  tasks: { type: 'number', integer: true, min: 1, help: 'number of tasks the input parts are spread over (default: one per part, at most 256)' },
+  'part-mb': { type: 'number', min: 0, help: `cut uncompressed JSONL, CSV/TSV, one-document-per-line text and Parquet files larger than this into parts of about this many MiB, each its own task (default ${DEFAULT_PART_BYTES / 2 ** 20}; 0: never cut)` },
+  'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
+  'shard-mb': { type: 'number', above: 0, help: 'MiB per shard at most (default 256)' },
+  'row-group-mb': { type: 'number', above: 0, help: 'uncompressed MiB per row group at most (default 32)' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };
 
@@ -157,19 +157,21 @@ export async function run(argv: string[]): Promise<number> {
   const split = str(p, 'text-split') ?? 'line';
   if (!['line', 'paragraph', 'file'].includes(split)) throw new UsageError(`mmcurate ingest: --text-split must be line, paragraph or file, got "${split}"`);
   const maxPixels = num(p, 'max-pixels');
-  if (maxPixels !== undefined && !(maxPixels > 0)) throw new UsageError(`mmcurate ingest: --max-pixels must be positive, got ${maxPixels}`);
   const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1024 * 1024));
   const imageCheck = str(p, 'image-check') ?? 'decode';
   if (!(IMAGE_CHECK_MODES as readonly string[]).includes(imageCheck)) throw new UsageError(`mmcurate ingest: --image-check must be ${IMAGE_CHECK_MODES.join(' or ')}, got "${imageCheck}"`);
   const partMb = num(p, 'part-mb');
-  if (partMb !== undefined && !(partMb >= 0)) throw new UsageError(`mmcurate ingest: --part-mb must be 0 (never cut) or a positive size in MiB, got ${partMb}`);
   const out = required(p, 'out', 'ingest');
+  const map = keyValues(list(p, 'map'), 'map');
+  const fields = Object.keys(FIELD_NAMES[kind]);
+  const unknown = Object.keys(map).filter((f) => !fields.includes(f));
+  if (unknown.length) throw new UsageError(`mmcurate ingest: --map ${unknown[0]}=...: ${kind} records have no field "${unknown[0]}"; the fields are ${fields.join(', ')} (--map FIELD=COLUMN)`);
   const m = await ingest({
     kind,
     inputs,
     out,
     format: format as Format | undefined,
-    map: keyValues(list(p, 'map'), 'map'),
+    map,
     strict: bool(p, 'strict'),
     maxPixels,
     imageCheck: imageCheck as ImageCheckMode,

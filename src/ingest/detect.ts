@@ -73,8 +73,15 @@ async function filesOf(spec: string): Promise<{ root: string; files: string[]; f
     } catch {
       throw new UsageError(`--input ${spec}: folder ${dir} does not exist`);
     }
-    if (!names.length) throw new UsageError(`--input ${spec}: no file matches`);
-    return { root: dir, files: names };
+    // a match that is a broken link or a folder is not a data file: say so, and go on with the others
+    const files: string[] = [];
+    for (const n of names) {
+      const st = await stat(path.join(dir, n)).catch(() => undefined);
+      if (st?.isFile()) files.push(n);
+      else process.stderr.write(`warning: --input ${spec}: skipping ${path.join(dir, n)} (${st ? 'a folder' : 'a broken link'})\n`);
+    }
+    if (!files.length) throw new UsageError(`--input ${spec}: no file matches`);
+    return { root: dir, files };
   }
   let st;
   try {
@@ -99,7 +106,10 @@ export async function expandInputs(specs: string[], kind: Kind, forced?: Format)
     const named = eq > 0 && !raw.slice(0, eq).includes('/') ? raw.slice(0, eq) : undefined;
     const spec = named ? raw.slice(eq + 1) : raw;
     const source = named ?? sourceName(spec);
-    const { root, files, folder } = await filesOf(spec);
+    if (forced === 'imagefolder' && !(await stat(spec).catch(() => undefined))?.isDirectory()) {
+      throw new UsageError(`--input ${spec}: --format imagefolder takes a folder of images with .txt captions, and this is not a folder`);
+    }
+    const { root, files, folder } = forced === 'imagefolder' ? { root: spec, files: [], folder: true } : await filesOf(spec);
     if (folder) {
       if (kind !== 'caption') throw new UsageError(`--input ${spec}: a folder of images is caption data; use --kind caption`);
       units.push({ source, absPath: path.resolve(spec), relPath: path.basename(path.resolve(spec)), format: 'imagefolder', bytes: 0 });
@@ -109,9 +119,35 @@ export async function expandInputs(specs: string[], kind: Kind, forced?: Format)
       const abs = path.resolve(root, f);
       const format = forced ?? (await sniff(abs)) ?? BY_EXT[extOf(f)];
       if (!format) throw new UsageError(`--input ${path.join(root, f)}: cannot tell the format from its name or content; pass --format (one of: ${FORMATS.join(', ')})`);
-      if (format === 'txt' && kind !== 'text') throw new UsageError(`--input ${path.join(root, f)}: plain text is a text corpus; use --kind text or pass --format`);
+      if (format === 'txt' && kind !== 'text') {
+        throw new UsageError(`--input ${path.join(root, f)}: plain text is a text corpus; use --kind text${forced ? '' : ' or pass --format'}`);
+      }
       units.push({ source, absPath: abs, relPath: f, format, bytes: (await stat(abs)).size });
     }
   }
+  refuseCollisions(units);
   return units;
+}
+
+/**
+ * Record ids hash the source, the file's path under its input and the line or key: two inputs that agree
+ * on source and path would give different records one id, and one file given twice would be ingested twice.
+ */
+function refuseCollisions(units: InputUnit[]): void {
+  const byAbs = new Map<string, InputUnit>();
+  const byId = new Map<string, InputUnit>();
+  for (const u of units) {
+    const again = byAbs.get(u.absPath);
+    if (again) throw new UsageError(`--input: ${u.absPath} is given twice (as source "${again.source}" and "${u.source}"); each file may be ingested once`);
+    byAbs.set(u.absPath, u);
+    const key = `${u.source}\0${u.relPath}`;
+    const other = byId.get(key);
+    if (other) {
+      throw new UsageError(
+        `--input: ${other.absPath} and ${u.absPath} both become source "${u.source}", file "${u.relPath}", so their records would share ids; ` +
+          `name the sources, e.g. --input ${u.source}-a=${other.absPath} ${u.source}-b=${u.absPath}`,
+      );
+    }
+    byId.set(key, u);
+  }
 }
