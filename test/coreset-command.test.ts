@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { readHyparquet, tmpDir } from './helpers.js';
@@ -181,4 +182,79 @@ test('bad flags and recipes are usage errors naming the flag', async () => {
     [['--recipe', 'bunny-laion-2m'], /--k 100000 is larger than the number of vectors \(2400\)/],
   ];
   for (const [args, re] of cases) await assert.rejects(quietRun(['--input', input, '--out', out, ...args]), re, args.join(' '));
+});
+
+/** The manifest's shard checksums, checked against the files on disk. */
+function shardSums(out: string): string[] {
+  const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { shards: { path: string; sha256: string }[] };
+  for (const s of m.shards) assert.equal(createHash('sha256').update(readFileSync(path.join(out, s.path))).digest('hex'), s.sha256, s.path);
+  return m.shards.map((s) => `${s.path} ${s.sha256}`);
+}
+
+/** A finished Bunny-style run over the two-part scored dataset, its arguments and its shard checksums. */
+async function finishedRun(): Promise<{ out: string; args: string[]; want: string[]; marker: (stage: string, rank: number) => string }> {
+  const input = scoredDataset(synth());
+  const out = path.join(tmpDir(), 'coreset');
+  const args = ['--input', input, '--recipe', 'bunny-laion-2m', '--k', '6', '--clip-band', '10-90', '--centroid-band', '0-90', '--target', '300', '--seed', '7', '--shard-rows', '50', '--out', out];
+  assert.equal(await quietRun(args), 0);
+  const want = shardSums(out);
+  assert.ok(want.some((s) => s.startsWith('data/part-00000-')) && want.some((s) => s.startsWith('data/part-00001-')), 'both parts keep rows');
+  assert.ok(!existsSync(path.join(out, '_work')));
+  const marker = (stage: string, rank: number): string => path.join(out, '_tasks', stage, `${String(rank).padStart(5, '0')}.done.json`);
+  return { out, args, want, marker };
+}
+
+const mtime = (f: string): number => statSync(f).mtimeMs;
+
+test('a re-run after a lost coreset-write marker or shard rebuilds the row results and writes the same shards', async () => {
+  const { out, args, want, marker } = await finishedRun();
+  // A complete output: a re-run is a no-op (nothing rewritten).
+  const before = mtime(marker('coreset-write', 0));
+  assert.equal(await quietRun(args), 0);
+  assert.equal(mtime(marker('coreset-write', 0)), before);
+  assert.deepEqual(shardSums(out), want);
+
+  // A lost write marker: `_work` is gone, so the row results are rebuilt; only that part is written again.
+  rmSync(marker('coreset-write', 1));
+  assert.equal(await quietRun(args), 0, 'lost write marker');
+  assert.deepEqual(shardSums(out), want);
+  assert.equal(mtime(marker('coreset-write', 0)), before, 'the other part was not written again');
+  assert.ok(!existsSync(path.join(out, '_work')));
+
+  // A lost shard: its task runs again.
+  rmSync(path.join(out, want[0].split(' ')[0]));
+  assert.equal(await quietRun(args), 0, 'lost shard');
+  assert.deepEqual(shardSums(out), want);
+
+  // The same shards as an uninterrupted run elsewhere.
+  const fresh = path.join(tmpDir(), 'coreset');
+  assert.equal(await quietRun(args.map((a) => (a === out ? fresh : a))), 0);
+  assert.deepEqual(shardSums(fresh), want);
+});
+
+test('a re-run after a lost engine.json (or cuts.json) resumes and gives the same shards; other settings are still refused', async () => {
+  const { out, args, want, marker } = await finishedRun();
+  // The summary alone: rebuilt from the markers and the saved cuts; no task runs again.
+  const assigned = mtime(marker('coreset-assign', 0));
+  const written = mtime(marker('coreset-write', 0));
+  rmSync(path.join(out, '_tasks', 'coreset', 'engine.json'));
+  assert.equal(await quietRun(args), 0, 'lost engine.json');
+  assert.deepEqual(shardSums(out), want);
+  assert.equal(mtime(marker('coreset-assign', 0)), assigned);
+  assert.equal(mtime(marker('coreset-write', 0)), written);
+  assert.ok(existsSync(path.join(out, '_tasks', 'coreset', 'engine.json')));
+
+  // The summary, the cuts and a write marker at once: everything they need is rebuilt.
+  rmSync(path.join(out, '_tasks', 'coreset', 'engine.json'));
+  rmSync(path.join(out, '_tasks', 'coreset', 'cuts.json'));
+  rmSync(marker('coreset-write', 0));
+  assert.equal(await quietRun(args), 0, 'lost engine.json, cuts.json and a write marker');
+  assert.deepEqual(shardSums(out), want);
+
+  // Without its summary the folder still refuses other settings, and forgets nothing doing so.
+  rmSync(path.join(out, '_tasks', 'coreset', 'engine.json'));
+  await assert.rejects(quietRun(args.map((a) => (a === '7' ? '8' : a))), /holds the output of a different coreset run/);
+  assert.ok(existsSync(marker('coreset-assign', 0)));
+  assert.equal(await quietRun(args), 0);
+  assert.deepEqual(shardSums(out), want);
 });

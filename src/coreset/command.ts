@@ -3,7 +3,7 @@
  * on CLIP image embeddings, in-cluster deduplication, a clip_score band, a centroid band, a seeded
  * sample) or deduplicate it the SemDeDup way. Recipes give the published values; flags override.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseArgs, required, str, type Flags } from '../cli/args.js';
@@ -12,9 +12,9 @@ import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
 import { DEVICES, type Device } from '../onnx.js';
 import { loadRecipe } from '../recipes/load.js';
-import { runStage, type TaskResult } from '../run/executor.js';
+import { markerPath, runStage, type TaskResult } from '../run/executor.js';
 import { Progress } from '../run/progress.js';
-import { writeJsonAtomic } from '../write/atomic.js';
+import { tmpName, writeJsonAtomic } from '../write/atomic.js';
 import { buildManifest, writeManifest, type Manifest, type Step } from '../write/manifest.js';
 import type { CoresetConfig } from './config.js';
 import { runEngine, type EngineResult } from './engine.js';
@@ -87,20 +87,24 @@ export async function coreset(o: CoresetOptions): Promise<Manifest> {
     if (!o.quiet) process.stderr.write(s + '\n');
   };
 
-  const engineFile = path.join(o.out, '_tasks', 'coreset', 'engine.json');
+  const engineFile = path.join(paths.state(o.out), 'engine.json');
   let eng: Omit<EngineResult, 'cuts'> & { cuts: unknown };
   let spec: CoresetTaskSpec;
-  const settings = outputSettings(source);
-  if (existsSync(path.join(o.out, 'manifest.json')) && existsSync(engineFile)) {
+  const settings = await outputSettings(source);
+  const summary = existsSync(engineFile) ? (JSON.parse(readFileSync(engineFile, 'utf8')) as typeof eng) : undefined;
+  if (summary && JSON.stringify(summary.spec.cfg) !== JSON.stringify(cfg)) {
+    throw new UsageError(`${o.out} holds a finished coreset run with other settings; choose another --out or delete it`);
+  }
+  const toWrite = unwrittenParts(o.out, source.parts.length);
+  if (summary && toWrite === 0 && existsSync(path.join(o.out, 'manifest.json'))) {
     // A finished run: its write markers and summary are all a re-run needs.
-    eng = JSON.parse(readFileSync(engineFile, 'utf8')) as typeof eng;
-    if (JSON.stringify(eng.spec.cfg) !== JSON.stringify(cfg)) {
-      throw new UsageError(`${o.out} holds a finished coreset run with other settings; choose another --out or delete it`);
-    }
-    spec = { ...eng.spec, write: await settings };
+    eng = summary;
+    spec = { ...eng.spec, write: settings };
   } else {
-    const e = await runEngine(source, cfg, { outDir: o.out, log, quiet: o.quiet });
-    spec = { ...e.spec, write: await settings };
+    // Anything else resumes in the engine, which rebuilds the row results (`_work` is gone after a
+    // success) only when a write task must run again.
+    const e = await runEngine(source, cfg, { outDir: o.out, log, quiet: o.quiet, needRows: toWrite > 0 });
+    spec = { ...e.spec, write: settings };
     eng = e;
   }
   const progress = new Progress('coreset write', source.total, 'rows', o.quiet);
@@ -110,7 +114,11 @@ export async function coreset(o: CoresetOptions): Promise<Manifest> {
   const seconds = { ...eng.seconds, write: (performance.now() - t0) / 1000 };
 
   const work = paths.work(o.out);
-  if (existsSync(paths.centroids(work))) copyFileSync(paths.centroids(work), path.join(o.out, 'centroids.npy'));
+  if (existsSync(paths.centroids(work))) {
+    const to = path.join(o.out, 'centroids.npy');
+    copyFileSync(paths.centroids(work), tmpName(to));
+    renameSync(tmpName(to), to);
+  }
   const manifest = buildManifest({
     stage: 'coreset',
     layout: (spec.write as WriteSettings).layout,
@@ -137,6 +145,27 @@ export async function coreset(o: CoresetOptions): Promise<Manifest> {
     if (existsSync(parent) && readdirSync(parent).length === 0) rmSync(parent, { recursive: true });
   }
   return manifest;
+}
+
+/**
+ * How many write tasks have to run: those without a marker, and those whose shards or rejects are gone
+ * (their marker is removed, so the executor runs them again).
+ */
+function unwrittenParts(out: string, parts: number): number {
+  let n = 0;
+  for (let p = 0; p < parts; p++) {
+    const marker = markerPath(out, 'coreset-write', p);
+    if (!existsSync(marker)) {
+      n++;
+      continue;
+    }
+    const done = JSON.parse(readFileSync(marker, 'utf8')) as TaskResult;
+    const files = [...done.shards.map((x) => x.path), ...(done.rejects ? [done.rejects.path] : [])];
+    if (files.every((f) => existsSync(path.join(out, f)))) continue;
+    rmSync(marker);
+    n++;
+  }
+  return n;
 }
 
 /** The output's layout, columns and Parquet key-value metadata. */

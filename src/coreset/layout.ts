@@ -31,8 +31,11 @@ export const paths = {
   assign: (work: string, part: number) => path.join(work, 'assign', `part-${pad(part)}.bin`),
   invalid: (work: string, part: number) => path.join(work, 'rows', `invalid-${pad(part)}.bin`),
   rows: (work: string, bucket: number) => path.join(work, 'rows', `bucket-${pad(bucket)}.bin`),
-  cuts: (work: string) => path.join(work, 'cuts.json'),
   sampleLabels: (work: string) => path.join(work, 'sample-labels.bin'),
+  /** Small state kept with the task markers (`_work` is removed after a successful run). */
+  state: (out: string) => path.join(out, '_tasks', 'coreset'),
+  /** The band cuts and per-step counts (bands step): what every write task applies. */
+  cuts: (out: string) => path.join(out, '_tasks', 'coreset', 'cuts.json'),
 };
 
 function pad(n: number): string {

@@ -125,13 +125,14 @@ export function fateOf(cuts: Cuts, status: number, score: number, sim: number, r
   return 'kept';
 }
 
-export function saveCuts(spec: CoresetTaskSpec, cuts: Cuts, counts: StepCounts): void {
-  writeJsonAtomic(paths.cuts(spec.work), { cuts: { clip: cuts.clip?.toJSON(), centroid: cuts.centroid?.toJSON(), sample: cuts.sample?.toJSON(), seed: cuts.seed }, counts });
+/** Saved with the task markers of OUT (not under `_work`): write tasks re-run after a clean-up need them. */
+export function saveCuts(outDir: string, cuts: Cuts, counts: StepCounts): void {
+  writeJsonAtomic(paths.cuts(outDir), { cuts: { clip: cuts.clip?.toJSON(), centroid: cuts.centroid?.toJSON(), sample: cuts.sample?.toJSON(), seed: cuts.seed }, counts });
 }
 
-export function loadCuts(spec: CoresetTaskSpec): { cuts: Cuts; counts: StepCounts } {
+export function loadCuts(outDir: string): { cuts: Cuts; counts: StepCounts } {
   type J = Parameters<typeof BandCut.fromJSON>[0];
-  const j = JSON.parse(readFileSync(paths.cuts(spec.work), 'utf8')) as { cuts: { clip?: J; centroid?: J; sample?: J; seed: number }; counts: StepCounts };
+  const j = JSON.parse(readFileSync(paths.cuts(outDir), 'utf8')) as { cuts: { clip?: J; centroid?: J; sample?: J; seed: number }; counts: StepCounts };
   const f = (x?: J): BandCut | undefined => (x ? BandCut.fromJSON(x) : undefined);
   return { cuts: { clip: f(j.cuts.clip), centroid: f(j.cuts.centroid), sample: f(j.cuts.sample), seed: j.cuts.seed }, counts: j.counts };
 }

@@ -4,7 +4,7 @@
  * key, with a JSON index of segments beside it. The task for key b later reads the segments of b
  * from every map task's file. Buffers are flushed at a fixed size, so memory stays bounded.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from '../write/atomic.js';
 
@@ -131,6 +131,11 @@ export class SpillWriter {
     writeFileAtomic(`${this.path}.idx.json`, JSON.stringify(index));
     return this.segments.reduce((a, s) => a + s.rows, 0);
   }
+}
+
+/** Whether a spill file is complete: its data and its index (written last) are both there. */
+export function spillComplete(path: string): boolean {
+  return existsSync(path) && existsSync(`${path}.idx.json`);
 }
 
 /** Every row spilled under `key` in the given files, in file order then write order. */

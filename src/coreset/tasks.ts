@@ -77,25 +77,24 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
       if (!bare || u > m - m / 8) {
         const r = await nearest.run(emb, m, text);
         label.set(r.label);
-        best.set(r.best);
         st = r;
       } else {
         st = await stats!.run(emb, m, text);
         for (let t = 0; t < u; t++) buf.set(emb.subarray(todo[t] * d, (todo[t] + 1) * d), t * d);
         const l2 = new Int32Array(u), b2 = new Float32Array(u);
         if (u > 0) await bare.search(buf, u, l2, b2);
-        for (let t = 0; t < u; t++) {
-          label[todo[t]] = l2[t];
-          best[todo[t]] = b2[t];
-        }
+        for (let t = 0; t < u; t++) label[todo[t]] = l2[t];
         for (let i = 0; i < m; i++) {
           const c = known.get(chunk.base + i);
           if (c === undefined) continue;
           label[i] = c;
-          best[i] = dotF16(emb, i, centroids, c, d);
           skipped++;
         }
       }
+      // The cosine to the centroid is one exact dot for every row, however its label was found: which
+      // training rows k-means proved depends on timings (kmeans.ts weighs tightening by measured cost),
+      // so a search's float32 product here would make the output differ from run to run.
+      for (let i = 0; i < m; i++) best[i] = label[i] >= 0 && label[i] < k ? dotF16(emb, i, centroids, label[i], d) : 0;
       for (let i = 0; i < m; i++) {
         row[i] = chunk.base + i;
         const ss = st.ssx![i];

@@ -75,6 +75,7 @@ export async function loadCentroids(file: string, dim: number): Promise<{ centro
 export async function trainOrLoad(spec: SourceSpec, cfg: CoresetConfig, saveTo: string, log: (s: string) => void): Promise<TrainOutcome> {
   if (cfg.centroids) {
     const { centroids, k } = await loadCentroids(cfg.centroids, spec.dim);
+    writeSampleLabels(path.dirname(saveTo), new Float64Array(0), new Int32Array(0)); // none proven: every row is searched
     await writeNpy(saveTo, centroids, k, spec.dim);
     return { centroids, k, result: null, sampleRows: 0, seconds: { sample: 0, train: 0 } };
   }
@@ -90,7 +91,8 @@ export async function trainOrLoad(spec: SourceSpec, cfg: CoresetConfig, saveTo: 
     { k: cfg.k, niter: cfg.niter, seed: cfg.seed, init: cfg.init, maxPointsPerCentroid: Number.MAX_SAFE_INTEGER, device: cfg.device, threads: cfg.threads },
   );
   const t2 = performance.now();
+  // The proven labels first, then the centroids: a centroids file means the step finished (see engine.ts).
+  writeSampleLabels(path.dirname(saveTo), sample.global, result.finalLabel ?? new Int32Array(0));
   await writeNpy(saveTo, result.centroids, cfg.k, spec.dim);
-  if (result.finalLabel) writeSampleLabels(path.dirname(saveTo), sample.global, result.finalLabel);
   return { centroids: result.centroids, k: cfg.k, result, sampleRows: sample.rows, seconds: { sample: (t1 - t0) / 1000, train: (t2 - t1) / 1000 } };
 }

@@ -39,7 +39,7 @@ const DETAIL: Record<Exclude<Fate, 'kept'>, string> = {
 export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
   const p = ctx.rank;
   const settings = spec.write as WriteSettings;
-  const { cuts } = loadCuts(spec);
+  const { cuts } = loadCuts(ctx.outDir);
   const res = await partResults(spec, p);
   const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows });
   const rejects = new RejectWriter(ctx.outDir, p);
