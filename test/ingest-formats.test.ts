@@ -260,3 +260,26 @@ test('CSV/TSV damage stays local: a cut .csv.gz, an unclosed quote, a TSV captio
   // TSV has no quoting: a caption that starts with a quote is text
   assert.deepEqual((await duck(`SELECT text FROM read_parquet('${tsv}/data/*.parquet') ORDER BY url`)).map((x) => x.text), ['A cat', '"quoted start', 'plain']);
 });
+
+test('metadata keeps every input column as it was: INT64 beyond 2^53 exactly, a column called json as a column; interleaved extras join general_metadata', async () => {
+  const p = path.join(dir, 'meta-exact.parquet');
+  await duck(`COPY (SELECT 'https://x.org/' || i || '.jpg' AS url, 'caption ' || i AS caption, -8978565440016739337 + i AS hash, {'lang': 'fr', 'score': 0.9} AS json, 'en' AS lang FROM range(3) t(i)) TO '${p}' (FORMAT parquet)`);
+  const out = path.join(dir, 'meta-exact-out');
+  assert.equal(cli(['ingest', '--kind', 'caption', '--input', p, '--out', out]).code, 0);
+  const rows = await duck(`SELECT metadata FROM read_parquet('${out}/data/*.parquet') ORDER BY url`);
+  assert.deepEqual(rows.map((r) => r.metadata), [0, 1, 2].map((i) => `{"hash":${-8978565440016739337n + BigInt(i)},"json":{"lang":"fr","score":0.9},"lang":"en"}`));
+  const il = path.join(dir, 'obelics-extra.jsonl');
+  writeFileSync(il, [
+    { texts: ['a text', null], images: [null, 'https://x.org/i.jpg'], metadata: '[]', general_metadata: '{"url": "https://doc.org/1"}', doc_id: 42, lang: 'en' },
+    { texts: ['another'], images: [null], metadata: null, general_metadata: null },
+    { texts: ['third'], images: [null], doc_id: 7 },
+  ].map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const io = path.join(dir, 'obelics-extra-out');
+  assert.equal(cli(['ingest', '--kind', 'interleaved', '--input', il, '--out', io]).code, 0);
+  const docs = await duck(`SELECT texts[1] AS t, metadata, general_metadata AS g FROM read_parquet('${io}/data/*.parquet') ORDER BY t`);
+  assert.deepEqual(docs.map((d) => [d.t, d.metadata, d.g]), [
+    ['a text', '[]', '{"url": "https://doc.org/1","doc_id":42,"lang":"en"}'],
+    ['another', null, null],
+    ['third', null, '{"doc_id":7}'],
+  ]);
+});

@@ -42,13 +42,32 @@ function pick(fields: Record<string, unknown>, kind: Kind, field: string, map: R
   return { value: undefined };
 }
 
+const BIGINT = '\u0000bigint:';
+
+/**
+ * Input values as JSON text. Bytes are left out (metadata is text; the image travels in its own column).
+ * An INT64 beyond 2^53 (LAION's `hash`) keeps every digit: JSON numbers have no size limit, JavaScript's
+ * have, so it is written from its decimal string.
+ */
 function toJson(v: unknown): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') return v;
-  return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? undefined : typeof x === 'bigint' ? Number(x) : x));
+  let big = false;
+  const s = JSON.stringify(v, (_k, x) => {
+    if (x instanceof Uint8Array) return undefined;
+    if (typeof x !== 'bigint') return x;
+    if (x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(x);
+    big = true;
+    return BIGINT + x.toString();
+  });
+  return big ? s.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : s;
 }
 
-function rest(fields: Record<string, unknown>, used: (string | undefined)[], plain?: boolean): string | null {
+/**
+ * The input fields a record does not use, as a JSON object (or null when none is left). A WebDataset
+ * sample's KEY.json comes first; the sample's other members override it.
+ */
+function rest(fields: Record<string, unknown>, used: (string | undefined)[], plain?: boolean, sidecar?: Record<string, unknown>): string | null {
   if (plain) {
     // JSON-born fields hold no bytes or bigints: serialise the object as it is, minus the used columns.
     // Setting them undefined (JSON.stringify skips them) keeps V8's fast object shape; `delete` does not.
@@ -58,11 +77,10 @@ function rest(fields: Record<string, unknown>, used: (string | undefined)[], pla
     for (const k of used) if (k !== undefined) fields[k] = undefined;
     return JSON.stringify(fields);
   }
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = { ...sidecar };
   for (const [k, v] of Object.entries(fields)) {
     if (used.includes(k) || k === '__key__' || v instanceof Uint8Array) continue;
-    if (k === 'json' && v && typeof v === 'object') Object.assign(out, v);
-    else out[k] = v;
+    out[k] = v;
   }
   return Object.keys(out).length ? toJson(out) : null;
 }
@@ -106,7 +124,7 @@ function caption(f: Record<string, unknown>, item: RawItem, o: MapOptions): Mayb
   if (cap.value.trim() === '') return { reason: 'empty_text', detail: 'the caption is blank' };
   const img = pick(f, 'caption', 'image', o.map);
   const url = pick(f, 'caption', 'url', o.map);
-  const meta = f.json && typeof f.json === 'object' ? (f.json as Record<string, unknown>) : {};
+  const meta = item.sidecar ?? {};
   const urlValue = typeof url.value === 'string' && url.value ? url.value : typeof meta.url === 'string' ? meta.url : null;
   const resolved = resolveImage(img.value, item.baseDir, o, `image of ${item.location}`);
   const finish = (r: ImageResult | undefined): Body<CaptionRecord> => captionBody(f, item, o, cap as { col?: string; value: string }, img.col, url.col, urlValue, meta, r);
@@ -142,7 +160,7 @@ function captionBody(
     image_format: (decoded?.format ?? null) as CaptionRecord['image_format'],
     width: dims.width,
     height: dims.height,
-    metadata: rest(f, [cap.col, imgCol, urlCol], item.plain),
+    metadata: rest(f, [cap.col, imgCol, urlCol], item.plain, item.sidecar),
   };
 }
 
@@ -174,13 +192,37 @@ async function interleaved(f: Record<string, unknown>, item: RawItem, o: MapOpti
   if (!texts.some((x) => typeof x === 'string' && x.trim() !== '')) return { reason: 'empty_text', detail: 'the document has no text' };
   const m = pick(f, 'interleaved', 'metadata', o.map);
   const g = pick(f, 'interleaved', 'general_metadata', o.map);
+  // every column an interleaved field was looked for in, null or not, is that field's, not an extra
+  const consulted = [...Object.values(FIELD_NAMES.interleaved).flat(), ...Object.values(o.map)];
   return {
     kind: 'interleaved',
     texts: texts.map((x) => (x === undefined ? null : (x as string | null))),
     images: outImages,
     metadata: toJson(m.value),
-    general_metadata: toJson(g.value) ?? rest(f, [t.col, i.col, m.col, g.col]),
+    general_metadata: withExtras(toJson(g.value), rest(f, consulted, false, item.sidecar)),
   };
+}
+
+/**
+ * Columns beside the OBELICS ones (doc_id, lang...) join general_metadata when it is a JSON object, as
+ * text, so the original document's own text is kept byte for byte; a key it has already wins.
+ */
+function withExtras(general: string | null, extras: string | null): string | null {
+  if (extras === null) return general;
+  if (general === null) return extras;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(general);
+  } catch {
+    doc = undefined;
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return general; // not an object: nowhere to put them
+  const add = JSON.parse(extras) as Record<string, unknown>;
+  const keys = Object.keys(add).filter((k) => !(k in (doc as object)));
+  if (!keys.length) return general;
+  const more = toJson(Object.fromEntries(keys.map((k) => [k, add[k]])))!.slice(1, -1);
+  const head = general.trimEnd().slice(0, -1).trimEnd();
+  return `${head}${Object.keys(doc as object).length ? ',' : ''}${more}}`;
 }
 
 function safeParse(s: string): unknown {

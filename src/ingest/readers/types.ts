@@ -9,6 +9,8 @@ export interface RawItem {
   /** Stable key for the record id. */
   key: string;
   fields?: Record<string, unknown>;
+  /** A WebDataset sample's KEY.json (img2dataset: url, width, height, status...): its keys join the metadata. */
+  sidecar?: Record<string, unknown>;
   error?: { reason: string; detail: string };
   /** Folder that relative image paths in this record resolve against. */
   baseDir: string;

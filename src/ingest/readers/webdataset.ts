@@ -70,11 +70,12 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
     if (s.tooBig) return { ...at, error: { reason: 'entry_too_large', detail: `${s.tooBig} is over ${MAX_ENTRY_BYTES} bytes` } };
     if (s.images.length > 1) return { ...at, error: { reason: 'ambiguous_image', detail: `key ${s.key} has ${s.images.length} images (${s.images.join(', ')}); a record holds one` } };
     const fields: Record<string, unknown> = { __key__: s.key };
+    let sidecar: Record<string, unknown> | undefined;
     for (const [ext, buf] of s.files) {
       if (ext === 'json') {
         try {
           const meta = JSON.parse(buf.toString('utf8')) as unknown;
-          if (meta && typeof meta === 'object' && !Array.isArray(meta)) Object.assign(fields, { json: meta });
+          if (meta && typeof meta === 'object' && !Array.isArray(meta)) sidecar = meta as Record<string, unknown>;
         } catch (err) {
           return { ...at, error: { reason: 'invalid_json', detail: `${s.key}.json: ${(err as Error).message}` } };
         }
@@ -89,7 +90,7 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
         fields[ext] = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       }
     }
-    return { ...at, fields };
+    return { ...at, fields, ...(sidecar ? { sidecar } : {}) };
   };
   try {
     for await (const entry of ex) {
