@@ -34,6 +34,11 @@ test('bad usage exits 2 with a message naming the problem', () => {
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--format', 'imagefolder', '--out', path.join(dir, 'x')], /--format imagefolder takes a folder of images/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, `again=${DEMO}/captions.jsonl`, '--out', path.join(dir, 'x')], /captions.jsonl is given twice/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/books.txt`, '--format', 'txt', '--out', path.join(dir, 'x')], /plain text is a text corpus; use --kind text$/m],
+    [['score', '--input', path.join(dir, 'a'), path.join(dir, 'b'), '--out', path.join(dir, 'x')], /mmcurate score: unexpected argument ".*b"; score reads one dataset/],
+    [['score', '--input', path.join(dir, 'a'), '--emit-npy', 'no', '--out', path.join(dir, 'x')], /unexpected argument "no"/],
+    [['score', '--input', path.join(dir, 'a'), '--shard-rows', '0', '--out', path.join(dir, 'x')], /--shard-rows must be at least 1/],
+    [['coreset', '--input', path.join(dir, 'a'), path.join(dir, 'b'), '--recipe', 'semdedup', '--out', path.join(dir, 'x')], /mmcurate coreset: unexpected argument/],
+    [['coreset', '--input', path.join(dir, 'a'), '--recipe', 'semdedup', '--shard-rows', '-1', '--out', path.join(dir, 'x')], /--shard-rows must be at least 1/],
   ];
   for (const [args, re] of cases) {
     const r = cli(args);
@@ -69,10 +74,10 @@ test('a pipeline checks every stage before the first runs; names, recipe names a
   const out = path.join(dir, 'late-out');
   const first = { name: 'cap', stage: 'ingest', with: { kind: 'caption', input: [`${DEMO}/captions.jsonl`], strict: 'false' } };
   // the typo sits in the last stage: nothing may run
-  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'sc', stage: 'mix', with: { input: ['caption=@cap'], 'totl': 5 } }] }));
+  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'sc', stage: 'score', with: { input: '@cap' } }, { name: 'cs', stage: 'coreset', with: { input: '@sc', recipe: 'semdedup', 'min-clip-scor': 0.2 } }] }));
   let r = cli(['run', pl, '--out', out]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /\/stages\/1 \(sc\): mmcurate mix: unknown flag --totl/);
+  assert.match(r.stderr, /\/stages\/2 \(cs\): mmcurate coreset: unknown flag --min-clip-scor/);
   assert.equal(existsSync(path.join(out, 'cap')), false, 'the first stage must not have run');
   writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'sc', stage: 'mix', with: { input: ['caption=@cap'], total: 'many' } }] }));
   r = cli(['run', pl, '--out', out]);

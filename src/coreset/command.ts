@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, num, parseArgs, required, str, type Flags } from '../cli/args.js';
+import { bool, formatHelp, num, parseArgs, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { summarize } from '../cli/summary.js';
 import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
@@ -39,9 +39,9 @@ const flags: Flags = {
   target: { type: 'string', help: 'finally a seeded random sample of N rows (Bunny: 2000000) | none' },
   seed: { type: 'number', help: 'seed of the training sample, initial centroids and final sample (default 1)' },
   device: { type: 'string', help: 'cpu (default) | cuda | auto: where the similarity products run' },
-  threads: { type: 'number', help: 'onnxruntime threads (default: all cores)' },
-  'bucket-mb': { type: 'number', help: 'embeddings per dedup bucket in memory, MiB (default 256)' },
-  'shard-rows': { type: 'number', help: 'rows per output shard at most (default 1,000,000)' },
+  threads: { type: 'number', integer: true, min: 1, help: 'onnxruntime threads (default: all cores)' },
+  'bucket-mb': { type: 'number', above: 0, help: 'embeddings per dedup bucket in memory, MiB (default 256)' },
+  'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spilled buckets, row results) after a successful run' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };
@@ -218,8 +218,19 @@ function steps(c: CoresetConfig, n: EngineResult['counts'], results: TaskResult[
   return s;
 }
 
-export async function run(argv: string[]): Promise<number> {
+function parse(argv: string[]): Parsed {
   const p = parseArgs(argv, flags, 'coreset');
+  if (!p.help && p.positional.length) throw new UsageError(`mmcurate coreset: unexpected argument "${p.positional[0]}"; coreset reads one dataset, --input DIR (boolean flags take no value)`);
+  return p;
+}
+
+/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+export function check(argv: string[]): void {
+  parse(argv);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parse(argv);
   if (p.help) {
     process.stdout.write(help);
     return 0;

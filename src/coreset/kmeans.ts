@@ -70,6 +70,7 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
   const niter = opts.niter ?? 10;
   const rng = new Rng(opts.seed ?? 1, 1);
   if (!Number.isInteger(k) || k < 1) throw new UsageError(`--k must be a positive integer, got ${k}`);
+  if (x.rows === 0) throw new UsageError('there are no vectors to cluster');
   if (k > x.rows) throw new UsageError(`--k ${k} is larger than the number of vectors to cluster (${x.rows}); use --k ${x.rows} or fewer`);
   const maxPts = (opts.maxPointsPerCentroid ?? 256) * k;
   const train = x.rows > maxPts ? subsample(x, maxPts, rng) : x;

@@ -79,6 +79,7 @@ export async function trainOrLoad(spec: SourceSpec, cfg: CoresetConfig, saveTo: 
     await writeNpy(saveTo, centroids, k, spec.dim);
     return { centroids, k, result: null, sampleRows: 0, seconds: { sample: 0, train: 0 } };
   }
+  if (spec.total === 0) throw new UsageError('the input holds no scored rows with an image embedding: there is nothing to cluster (run `mmcurate score` on a dataset with images first)');
   if (cfg.k > spec.total) throw new UsageError(`--k ${cfg.k} is larger than the number of vectors (${spec.total}); use --k ${spec.total} or fewer`);
   const t0 = performance.now();
   const size = trainSampleSize(cfg, spec.total);

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, num, parseArgs, required, str, type Flags } from '../cli/args.js';
+import { bool, formatHelp, num, parseArgs, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { summarize } from '../cli/summary.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
@@ -29,8 +29,8 @@ const flags: Flags = {
   'min-clip-score': { type: 'number', help: "drop rows whose clip_score is below X (LAION-2B used 0.28 with ViT-B/32)" },
   'keep-top': { type: 'number', help: "keep the top fraction F of rows by clip_score over the whole input (DataComp's baseline: 0.3)" },
   'emit-npy': { type: 'boolean', help: 'also write img_emb/, text_emb/ (.npy, float16) and metadata/ parts, row-aligned (clip-retrieval layout)' },
-  'max-pixels': { type: 'number', help: 'refuse images with more pixels than this (default 89478485, as ingest: PIL\'s decompression-bomb threshold)' },
-  'shard-rows': { type: 'number', help: 'rows per shard at most (default 1,000,000)' },
+  'max-pixels': { type: 'number', integer: true, min: 1, help: 'refuse images with more pixels than this (default 89478485, as ingest: PIL\'s decompression-bomb threshold)' },
+  'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };
 
@@ -227,8 +227,19 @@ function combine(first: TaskResult[], second: TaskResult[]): TaskResult[] {
   return [...p1, ...p2];
 }
 
-export async function run(argv: string[]): Promise<number> {
+function parse(argv: string[]): Parsed {
   const p = parseArgs(argv, flags, 'score');
+  if (!p.help && p.positional.length) throw new UsageError(`mmcurate score: unexpected argument "${p.positional[0]}"; score reads one dataset, --input DIR (boolean flags take no value)`);
+  return p;
+}
+
+/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+export function check(argv: string[]): void {
+  parse(argv);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parse(argv);
   if (p.help) {
     process.stdout.write(help);
     return 0;
