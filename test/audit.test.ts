@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from './helpers.js';
-import { captionRows, editManifest, interleavedRows, runCommand, textRows, writeDataset } from './mix-helpers.js';
+import { captionRows, editManifest, interleavedRows, runCommand, textRows, writeDataset, writeTokenizer } from './mix-helpers.js';
 import * as audit from '../src/audit/command.js';
 import * as mix from '../src/mix/command.js';
 import { auditDataset } from '../src/audit/audit.js';
@@ -112,25 +112,6 @@ test('writing through many small buckets gives the same bytes as one bucket', as
   assert.ok(rep instanceof Error && /no manifest\.json/.test(rep.message), 'writeMixture alone writes no manifest');
 });
 
-/** A real (tiny) WordLevel tokenizer.json: word0..word49 are one token each, anything else [UNK]. */
-function writeTokenizer(file: string, extra = ''): void {
-  const vocab: Record<string, number> = { '[UNK]': 0 };
-  for (let i = 0; i < 50; i++) vocab[`word${i}`] = i + 1;
-  writeFileSync(
-    file,
-    JSON.stringify({
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: [{ id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
-      normalizer: { type: 'Lowercase' },
-      pre_tokenizer: { type: 'Whitespace' },
-      post_processor: null,
-      decoder: null,
-      model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
-    }) + extra,
-  );
-}
 
 test('a token mixture is audited with the counting its manifest records; a tokenizer gone or changed is refused', async () => {
   const caps = path.join(root, 'tk-caps');

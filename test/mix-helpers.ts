@@ -121,3 +121,23 @@ export async function runCommand(mod: { run(argv: string[], write?: (text: strin
     return { code, stdout: chunks.join(''), error: (err as Error).message };
   }
 }
+
+/** A real (tiny) WordLevel tokenizer.json: word0..word49 are one token each, anything else [UNK]. */
+export function writeTokenizer(file: string, extra = ''): void {
+  const vocab: Record<string, number> = { '[UNK]': 0 };
+  for (let i = 0; i < 50; i++) vocab[`word${i}`] = i + 1;
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [{ id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+      normalizer: { type: 'Lowercase' },
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null,
+      decoder: null,
+      model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+    }) + extra,
+  );
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readHyparquet, tmpDir } from './helpers.js';
-import { captionRows, editManifest, interleavedRows, runCommand, textRows, writeDataset } from './mix-helpers.js';
+import { captionRows, editManifest, interleavedRows, runCommand, textRows, writeDataset, writeTokenizer } from './mix-helpers.js';
 import * as mix from '../src/mix/command.js';
 import * as audit from '../src/audit/command.js';
 import { auditDataset } from '../src/audit/audit.js';
@@ -185,23 +185,8 @@ test('bad input: exit 2 naming the value or the folder, and no --out left behind
 
 test('by tokens with a tokenizer.json: each kind within one document of its token budget', async () => {
   // A real (tiny) WordLevel tokenizer, loaded by @huggingface/tokenizers.
-  const vocab: Record<string, number> = { '[UNK]': 0 };
-  for (let i = 0; i < 50; i++) vocab[`word${i}`] = i + 1;
   const tok = path.join(root, 'tokenizer.json');
-  writeFileSync(
-    tok,
-    JSON.stringify({
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: [{ id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
-      normalizer: { type: 'Lowercase' },
-      pre_tokenizer: { type: 'Whitespace' },
-      post_processor: null,
-      decoder: null,
-      model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
-    }),
-  );
+  writeTokenizer(tok);
   const a = out();
   const r = await runCommand(mix, [...INPUTS, ...MM1, '--by', 'tokens', '--tokenizer', tok, '--visual-tokens', '64', '--out', a, '--quiet']);
   assert.equal(r.code, 0, r.error);

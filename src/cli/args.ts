@@ -72,6 +72,17 @@ export function parseArgs(argv: string[], spec: Flags, command: string): Parsed 
   return { flags, positional, help };
 }
 
+/**
+ * parseArgs for a command that takes no positional argument: a stray value (a second path after a
+ * single-valued flag, `--emit-npy no`) is a usage error, never silently ignored. `hint` says where the
+ * value belongs.
+ */
+export function parseFlagsOnly(argv: string[], spec: Flags, command: string, hint: string): Parsed {
+  const p = parseArgs(argv, spec, command);
+  if (!p.help && p.positional.length) throw new UsageError(`mmcurate ${command}: unexpected argument "${p.positional[0]}"; ${hint}`);
+  return p;
+}
+
 export function str(p: Parsed, name: string): string | undefined {
   return p.flags[name] as string | undefined;
 }

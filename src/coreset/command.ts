@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, num, parseArgs, required, str, type Flags, type Parsed } from '../cli/args.js';
+import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { summarize } from '../cli/summary.js';
 import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
@@ -218,15 +218,14 @@ function steps(c: CoresetConfig, n: EngineResult['counts'], results: TaskResult[
   return s;
 }
 
-function parse(argv: string[]): Parsed {
-  const p = parseArgs(argv, flags, 'coreset');
-  if (!p.help && p.positional.length) throw new UsageError(`mmcurate coreset: unexpected argument "${p.positional[0]}"; coreset reads one dataset, --input DIR (boolean flags take no value)`);
-  return p;
-}
 
 /** Checks an argv without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
   parse(argv);
+}
+
+function parse(argv: string[]): Parsed {
+  return parseFlagsOnly(argv, flags, 'coreset', 'coreset reads one dataset, --input DIR (boolean flags take no value)');
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { formatHelp, list, num, parseArgs, str, type Flags, type Parsed } from '../cli/args.js';
+import { formatHelp, list, num, parseFlagsOnly, str, type Flags, type Parsed } from '../cli/args.js';
 import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
 import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
@@ -125,15 +125,14 @@ function refuseEmpty(plan: MixPlan, data: readonly SourceRows[], sel: readonly S
 }
 
 /** `write` receives what the command prints (stdout by default; tests capture it). */
-function parse(argv: string[]): Parsed {
-  const p = parseArgs(argv, flags, 'mix');
-  if (!p.help && p.positional.length) throw new UsageError(`mmcurate mix: unexpected argument "${p.positional[0]}"; inputs go in --input KIND=DIR`);
-  return p;
-}
 
 /** Checks an argv without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
   parse(argv);
+}
+
+function parse(argv: string[]): Parsed {
+  return parseFlagsOnly(argv, flags, 'mix', 'inputs go in --input KIND=DIR');
 }
 
 export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {

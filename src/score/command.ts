@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, num, parseArgs, required, str, type Flags, type Parsed } from '../cli/args.js';
+import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { summarize } from '../cli/summary.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
@@ -227,15 +227,14 @@ function combine(first: TaskResult[], second: TaskResult[]): TaskResult[] {
   return [...p1, ...p2];
 }
 
-function parse(argv: string[]): Parsed {
-  const p = parseArgs(argv, flags, 'score');
-  if (!p.help && p.positional.length) throw new UsageError(`mmcurate score: unexpected argument "${p.positional[0]}"; score reads one dataset, --input DIR (boolean flags take no value)`);
-  return p;
-}
 
 /** Checks an argv without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
   parse(argv);
+}
+
+function parse(argv: string[]): Parsed {
+  return parseFlagsOnly(argv, flags, 'score', 'score reads one dataset, --input DIR (boolean flags take no value)');
 }
 
 export async function run(argv: string[]): Promise<number> {
