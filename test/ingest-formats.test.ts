@@ -71,13 +71,13 @@ test('LAION-style metadata Parquet keeps URLs as references and the rest as meta
   assert.deepEqual(JSON.parse(rows[0]!.metadata as string), { similarity: 0.25, WIDTH: 300, HEIGHT: 200, NSFW: 'UNLIKELY', key: '000000000' });
 });
 
-test('a folder of images with same-named .txt captions', () => {
+test('a folder of images with same-named .txt captions (a file\'s final newline is not caption)', async () => {
   const d = path.join(dir, 'folder');
   mkdirSync(path.join(d, 'sub'), { recursive: true });
   copyFileSync(img('000_red_circle.jpg'), path.join(d, 'one.jpg'));
-  writeFileSync(path.join(d, 'one.txt'), 'a red circle');
+  writeFileSync(path.join(d, 'one.txt'), 'a red circle\n');
   copyFileSync(img('002_blue_triangle.webp'), path.join(d, 'sub', 'two.webp'));
-  writeFileSync(path.join(d, 'sub', 'two.txt'), 'a blue star');
+  writeFileSync(path.join(d, 'sub', 'two.txt'), 'a blue star\nover two lines\r\n');
   copyFileSync(img('001_green_star.png'), path.join(d, 'three.png'));
   const out = path.join(dir, 'folder-out');
   const r = cli(['ingest', '--kind', 'caption', '--input', d, '--out', out]);
@@ -85,6 +85,7 @@ test('a folder of images with same-named .txt captions', () => {
   const m = manifest(out);
   assert.equal(m.rows, 2);
   assert.deepEqual(m.rejected_by_reason, { missing_caption: 1 });
+  assert.deepEqual((await duck(`SELECT text FROM read_parquet('${out}/data/*.parquet') ORDER BY text`)).map((x) => x.text), ['a blue star\nover two lines', 'a red circle']);
 });
 
 test('a truncated Parquet file and a broken tar are reported and the run goes on', () => {

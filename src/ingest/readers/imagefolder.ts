@@ -73,7 +73,8 @@ export const readImageFolder: Reader = async function* ({ absPath, relPath, onBy
       out.push({ ...at, error: { reason: 'missing_caption', detail: `no ${txt} beside ${f}` } });
       continue;
     }
-    const caption = await readFile(path.join(absPath, txt), 'utf8');
+    // editors end a file with a newline; it is not part of the caption
+    const caption = (await readFile(path.join(absPath, txt), 'utf8')).replace(/\r?\n$/, '');
     onBytes(caption.length);
     out.push({ ...at, fields: { image: f, caption } });
   }

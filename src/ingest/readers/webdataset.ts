@@ -80,7 +80,7 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
           return { ...at, error: { reason: 'invalid_json', detail: `${s.key}.json: ${(err as Error).message}` } };
         }
       } else if (CAPTION_EXT.has(ext)) {
-        fields.txt = buf.toString('utf8');
+        fields.txt = buf.toString('utf8').replace(/\r?\n$/, ''); // a file's final newline is not caption
       } else if (IMAGE_EXT.has(ext)) {
         fields.image = { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path: `${s.key}.${ext}` };
       } else if (isText(ext)) {
