@@ -23,6 +23,15 @@ function ingest(args: string[], out: string): void {
   assert.equal(r.code, 0, r.stderr);
 }
 
+/** The same ingest read whole (`a`) and cut into parts of `partMb` (`b`), on two workers. */
+async function wholeAndCut(dir: string, args: string[], partMb: string): Promise<{ a: Awaited<ReturnType<typeof contents>>; b: Awaited<ReturnType<typeof contents>> }> {
+  const whole = path.join(dir, 'whole');
+  const cut = path.join(dir, 'cut');
+  ingest([...args, '--part-mb', '0'], whole);
+  ingest([...args, '--part-mb', partMb, '--workers', '2'], cut);
+  return { a: await contents(whole), b: await contents(cut) };
+}
+
 test('a large JSONL file is cut into parts at line starts; rows, ids, rejects and line numbers equal an uncut read', async () => {
   const dir = tmpDir();
   const file = path.join(dir, 'laion.jsonl');
@@ -33,12 +42,7 @@ test('a large JSONL file is cut into parts at line starts; rows, ids, rejects an
     else lines.push(JSON.stringify({ url: `https://img.example/${i}.jpg`, caption: i % 401 === 3 ? '' : `a caption with ünïcode ${i}`, similarity: i / 3000 }));
   }
   writeFileSync(file, lines.join('\n') + '\n');
-  const whole = path.join(dir, 'whole');
-  const cut = path.join(dir, 'cut');
-  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0'], whole);
-  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0.02', '--workers', '2'], cut);
-  const a = await contents(whole);
-  const b = await contents(cut);
+  const { a, b } = await wholeAndCut(dir, ['--kind', 'caption', '--input', file], '0.02');
   assert.equal(a.manifest.inputs[0]!.parts, 1);
   assert.ok(b.manifest.inputs[0]!.parts >= 8, `${b.manifest.inputs[0]!.parts} parts`);
   assert.ok(b.manifest.shards.length >= 8, 'one task per part, each with its shards');
@@ -104,12 +108,7 @@ test('CSV is cut only where a record ends: quoted fields holding newlines, escap
     rows.push(i % 97 === 5 ? url : i % 89 === 3 ? `${url},${cap},n${i},extra` : `${url},${cap},n${i}`);
   }
   writeFileSync(file, rows.join('\r\n') + '\r\n');
-  const whole = path.join(dir, 'whole');
-  const cut = path.join(dir, 'cut');
-  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0'], whole);
-  ingest(['--kind', 'caption', '--input', file, '--part-mb', '0.01', '--workers', '2'], cut);
-  const a = await contents(whole);
-  const b = await contents(cut);
+  const { a, b } = await wholeAndCut(dir, ['--kind', 'caption', '--input', file], '0.01');
   assert.ok(b.manifest.inputs[0]!.parts >= 10, `${b.manifest.inputs[0]!.parts} parts`);
   assert.equal(a.manifest.read, 3000);
   assert.deepEqual([b.manifest.read, b.manifest.rows, b.manifest.rejected], [a.manifest.read, a.manifest.rows, a.manifest.rejected]);
@@ -130,12 +129,7 @@ test('a TSV without a header row takes --csv-columns, cut or whole (CC3M layout:
   const dir = tmpDir();
   const file = path.join(dir, 'Train_GCC-training.tsv');
   writeFileSync(file, Array.from({ length: 2000 }, (_, i) => `a caption number ${i} ${'v'.repeat(i % 40)}\thttps://img.example/${i}.jpg`).join('\n') + '\n');
-  const whole = path.join(dir, 'whole');
-  const cut = path.join(dir, 'cut');
-  ingest(['--kind', 'caption', '--input', file, '--csv-columns', 'caption,url', '--part-mb', '0'], whole);
-  ingest(['--kind', 'caption', '--input', file, '--csv-columns', 'caption,url', '--part-mb', '0.01'], cut);
-  const a = await contents(whole);
-  const b = await contents(cut);
+  const { a, b } = await wholeAndCut(dir, ['--kind', 'caption', '--input', file, '--csv-columns', 'caption,url'], '0.01');
   assert.deepEqual([a.manifest.rows, a.manifest.rejected], [2000, 0]);
   assert.ok(b.manifest.inputs[0]!.parts >= 5);
   assert.deepEqual(b.rows, a.rows);
