@@ -95,6 +95,9 @@ export function csvReader(delimiter: ',' | '\t', columns?: string[]): Reader {
       if (!names) {
         names = uniqueNames(rec.record);
         protoColumn = names.includes('__proto__');
+        const data = names.find((n) => /^(https?|s3|gs):\/\//i.test(n) || n.length > 100);
+        // Conceptual Captions' TSVs have no header row: their first record would silently become one
+        if (data) process.stderr.write(`warning: ${relPath}: the header row holds "${data.slice(0, 60)}", which looks like data; if the file has no header row, name its columns with --csv-columns (e.g. --csv-columns caption,url)\n`);
         return;
       }
       reportSkipped(start);
