@@ -44,6 +44,9 @@ test('--image-check header keeps what decode keeps and rejects truncated images,
   const png = readFileSync(path.join(FIXTURES, 'png_alpha.png'));
   writeFileSync(path.join(imgDir, 'cut.png'), png.subarray(0, png.length - 20));
   rows.push(JSON.stringify({ image: 'img/cut.png', caption: 'a png cut short' }));
+  // cut exactly before its 12-byte IEND chunk: libvips decodes every pixel of it, yet the file is incomplete
+  writeFileSync(path.join(imgDir, 'noiend.png'), png.subarray(0, png.length - 12));
+  rows.push(JSON.stringify({ image: 'img/noiend.png', caption: 'a png without IEND' }));
   writeFileSync(path.join(dir, 'pairs.jsonl'), rows.join('\n') + '\n');
 
   const out: Record<string, string> = {};
@@ -55,9 +58,12 @@ test('--image-check header keeps what decode keeps and rejects truncated images,
   const kept = async (o: string) => duck(`SELECT text, image_format, width, height FROM read_parquet('${o}/data/*.parquet') ORDER BY text`);
   assert.deepEqual(await kept(out.header!), await kept(out.decode!));
   assert.equal((await kept(out.header!)).length, images.length);
-  const rejects = readFileSync(path.join(out.header!, 'rejects', 'rejects-00000.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { location: string; reason: string; detail: string });
-  assert.deepEqual(rejects.map((r) => [r.location, r.reason]).sort(), [[`line ${images.length + 1}`, 'image_decode_failed'], [`line ${images.length + 2}`, 'image_decode_failed']]);
-  assert.match(rejects.find((r) => r.location === `line ${images.length + 1}`)!.detail, /img\/cut\.jpg: JPEG has no end-of-image marker/);
+  for (const mode of ['decode', 'header']) {
+    const rejects = readFileSync(path.join(out[mode]!, 'rejects', 'rejects-00000.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { location: string; reason: string; detail: string });
+    assert.deepEqual(rejects.map((r) => [r.location, r.reason]).sort(), [1, 2, 3].map((k) => [`line ${images.length + k}`, 'image_decode_failed']), mode);
+    assert.match(rejects.find((r) => r.location === `line ${images.length + 1}`)!.detail, /img\/cut\.jpg: JPEG has no end-of-image marker/);
+    assert.match(rejects.find((r) => r.location === `line ${images.length + 3}`)!.detail, /img\/noiend\.png: .*IEND/);
+  }
   const bad = cli(['ingest', '--kind', 'caption', '--input', path.join(dir, 'pairs.jsonl'), '--image-check', 'pixels', '--out', path.join(dir, 'x')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--image-check must be decode or header, got "pixels"/);

@@ -51,15 +51,19 @@ export async function checkImage(bytes: Uint8Array, maxPixels: number, what: str
   }
   const { width: w, height: h } = head;
   if (w * h > maxPixels) return { reason: 'image_too_large', detail: `${what} is ${w}x${h} = ${w * h} pixels, over the limit of ${maxPixels} (--max-pixels)` };
-  // header mode needs the probe's reading of the format; what only libvips can read is decoded
-  if (mode === 'header' && head.source === 'probe') {
+  // A file whose framing stops short of its end marker (JPEG EOI, PNG IEND, the WebP RIFF size, the GIF
+  // trailer) was cut: rejected in both modes, so header mode never keeps what decode mode would not. Decoders
+  // are lenient here (libvips reads a PNG without IEND, zune-jpeg fills in a cut JPEG).
+  if (head.source === 'probe') {
     const missing = incompleteImage(bytes, head.format);
     if (missing) return { reason: 'image_decode_failed', detail: `${what}: ${missing}` };
-    return decoded(bytes, head);
+    // header mode needs the probe's reading of the format; what only libvips can read is decoded
+    if (mode === 'header') return decoded(bytes, head);
   }
   if (head.format === 'jpeg' && w * h <= NAPI_JPEG_PIXELS) {
-    // a JPEG cut short is what a decode check exists for; the decoder below would fill in the missing part
-    const missing = incompleteImage(bytes, 'jpeg');
+    // the decoder below fills in a JPEG cut short: its end marker must have been checked (above, or here when
+    // only libvips could read the header)
+    const missing = head.source === 'probe' ? undefined : incompleteImage(bytes, 'jpeg');
     if (missing) return { reason: 'image_decode_failed', detail: `${what}: ${missing}` };
     if (await decodesWithNapi(bytes)) return decoded(bytes, head);
     // refused (or no native module): sharp decides, and names the problem
