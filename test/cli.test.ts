@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cli, tmpDir, DEMO, ROOT } from './helpers.js';
 import { COMMANDS } from '../src/cli/commands.js';
@@ -34,6 +34,8 @@ test('bad usage exits 2 with a message naming the problem', () => {
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--format', 'imagefolder', '--out', path.join(dir, 'x')], /--format imagefolder takes a folder of images/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, `again=${DEMO}/captions.jsonl`, '--out', path.join(dir, 'x')], /captions.jsonl is given twice/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/books.txt`, '--format', 'txt', '--out', path.join(dir, 'x')], /plain text is a text corpus; use --kind text$/m],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--part-mb', '', '--out', path.join(dir, 'x')], /--part-mb expects a number, got ""/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--part-mb', '0x10', '--out', path.join(dir, 'x')], /--part-mb expects a number, got "0x10"/],
     [['score', '--input', path.join(dir, 'a'), path.join(dir, 'b'), '--out', path.join(dir, 'x')], /mmcurate score: unexpected argument ".*b"; score reads one dataset/],
     [['score', '--input', path.join(dir, 'a'), '--emit-npy', 'no', '--out', path.join(dir, 'x')], /unexpected argument "no"/],
     [['score', '--input', path.join(dir, 'a'), '--shard-rows', '0', '--out', path.join(dir, 'x')], /--shard-rows must be at least 1/],
@@ -110,4 +112,9 @@ test('two inputs that would share source, file name and so ids are refused, with
   assert.match(r.stderr, /both become source "train", file "train.jsonl", so their records would share ids; name the sources, e.g. --input train-a=/);
   const ok = cli(['ingest', '--kind', 'caption', '--input', `t23=${path.join(a, 'train.jsonl')}`, `t24=${path.join(b, 'train.jsonl')}`, '--out', path.join(dir, 'named')]);
   assert.equal(ok.code, 0, ok.stderr);
+  // a symbolic link to a file given too is the same file
+  symlinkSync(path.join(a, 'train.jsonl'), path.join(dir, 'link.jsonl'));
+  const twice = cli(['ingest', '--kind', 'caption', '--input', path.join(a, 'train.jsonl'), path.join(dir, 'link.jsonl'), '--out', path.join(dir, 'via-link')]);
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /link\.jsonl \(.*y2023\/train\.jsonl\) is given twice/);
 });

@@ -156,3 +156,23 @@ test('CSV record ends are found the same whatever the chunk boundaries, includin
   const expected = [3, 11, 21, 27, 32, 40];
   for (let size = 1; size <= text.length; size++) assert.deepEqual(ends(size), expected, `chunks of ${size}`);
 });
+
+test('CSV records ending in a lone \\r, each followed by a quoted field that holds a newline: cut and whole reads agree', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'mac.csv');
+  const parts = ['caption,url\n'];
+  for (let i = 0; i < 400; i++) {
+    parts.push(`plain ${i},http://x/${i}\r`);
+    parts.push(`"quoted\n${i}",http://x/q${i}${i % 3 ? '\n' : '\r\n'}`);
+  }
+  parts.push('one column only\n');
+  writeFileSync(file, parts.join(''));
+  const { a, b } = await wholeAndCut(dir, ['--kind', 'caption', '--input', file], '0.002');
+  assert.ok(b.manifest.inputs[0]!.parts >= 5, `${b.manifest.inputs[0]!.parts} parts`);
+  assert.deepEqual([a.manifest.read, a.manifest.rows, a.manifest.rejected], [801, 800, 1]);
+  assert.deepEqual(b.rows, a.rows);
+  assert.deepEqual(b.rejects, a.rejects);
+  // header line 1; record i on lines 2 + 3i (plain, ended by \r) and 3 + 3i (two lines, quoted)
+  assert.equal((a.rejects[0] as { location: string }).location, 'line 1202');
+  assert.ok((a.rows as { text: string }[]).every((r) => /^(plain \d+|quoted\n\d+)$/.test(r.text)));
+});

@@ -25,6 +25,8 @@ export interface Parsed {
   help: boolean;
 }
 
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
 export function parseArgs(argv: string[], spec: Flags, command: string): Parsed {
   const flags: Parsed['flags'] = {};
   const positional: string[] = [];
@@ -61,7 +63,8 @@ export function parseArgs(argv: string[], spec: Flags, command: string): Parsed 
     if (values.length === 0) throw new UsageError(`mmcurate ${command}: --${name} needs a value`);
     if (s.type === 'list') flags[name] = [...((flags[name] as string[] | undefined) ?? []), ...values];
     else if (s.type === 'number') {
-      const n = Number(values[0]);
+      // decimal only: Number() would take "" as 0 and "0x10" as 16
+      const n = DECIMAL.test(values[0]!) ? Number(values[0]) : NaN;
       if (!Number.isFinite(n)) throw new UsageError(`mmcurate ${command}: --${name} expects a number, got "${values[0]}"`);
       if (s.integer && !Number.isInteger(n)) throw new UsageError(`mmcurate ${command}: --${name} expects a whole number, got ${values[0]}`);
       if (s.min !== undefined && n < s.min) throw new UsageError(`mmcurate ${command}: --${name} must be at least ${s.min}, got ${values[0]}`);

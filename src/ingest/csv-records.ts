@@ -19,13 +19,41 @@ export class CsvRecordEnds {
     private readonly quoting = true,
   ) {}
 
-  /** Calls `onNewline(i, endsRecord)` for every newline byte of `chunk`, in order. */
-  scan(chunk: Buffer, onNewline: (index: number, endsRecord: boolean) => void): void {
+  /** A `\r` ended the previous chunk: whether it was a line break depends on this chunk's first byte. */
+  private crPending = false;
+
+  /**
+   * Calls `onBreak(i, cutHere)` for every line break of `chunk`, in order: each `\n`, and each lone `\r`
+   * (old Mac line ends; the CSV reader counts them as lines too). `cutHere` is true for a `\n` that ends a
+   * record, the only place a file is cut; a lone `\r` that ends a record resets the field state but is
+   * never a cut (i is -1 for a `\r` that ended the previous chunk).
+   */
+  scan(chunk: Buffer, onBreak: (index: number, cutHere: boolean) => void): void {
+    if (!chunk.length) return;
+    if (this.crPending) {
+      this.crPending = false;
+      if (chunk[0] !== NL) onBreak(-1, false);
+    }
+    const loneCr = (i: number): void => {
+      if (i + 1 < chunk.length) {
+        if (chunk[i + 1] !== NL) onBreak(i, false);
+      } else this.crPending = true;
+    };
     if (!this.quoting || (!this.inQuotes && !this.quotePending && chunk.indexOf(QUOTE) < 0)) {
       // no quote anywhere (the common case): every newline ends a record
-      for (let nl = chunk.indexOf(NL); nl >= 0; nl = chunk.indexOf(NL, nl + 1)) onNewline(nl, true);
+      let nl = chunk.indexOf(NL);
+      let cr = chunk.indexOf(CR);
+      while (nl >= 0 || cr >= 0) {
+        if (cr < 0 || (nl >= 0 && nl < cr)) {
+          onBreak(nl, true);
+          nl = chunk.indexOf(NL, nl + 1);
+        } else {
+          loneCr(cr);
+          cr = chunk.indexOf(CR, cr + 1);
+        }
+      }
       const last = chunk[chunk.length - 1];
-      if (chunk.length) this.fieldStart = last === NL || last === this.delimiter || (last === CR && this.fieldStart);
+      this.fieldStart = last === NL || last === CR || last === this.delimiter;
       return;
     }
     for (let i = 0; i < chunk.length; i++) {
@@ -38,17 +66,22 @@ export class CsvRecordEnds {
       }
       if (this.inQuotes) {
         if (b === QUOTE) this.quotePending = true;
-        else if (b === NL) onNewline(i, false);
+        else if (b === NL) onBreak(i, false);
+        else if (b === CR) loneCr(i);
         continue;
       }
       if (b === NL) {
-        onNewline(i, true);
+        onBreak(i, true);
+        this.fieldStart = true;
+      } else if (b === CR) {
+        // ends the record whether a \n follows or not
+        loneCr(i);
         this.fieldStart = true;
       } else if (b === this.delimiter) this.fieldStart = true;
       else if (b === QUOTE && this.fieldStart) {
         this.inQuotes = true;
         this.fieldStart = false;
-      } else if (b !== CR) this.fieldStart = false;
+      } else this.fieldStart = false;
     }
   }
 }

@@ -2,6 +2,7 @@
  * Turns `--input` arguments into input units (one file, or one image folder) with a source name and a
  * format: from the extension, confirmed or overridden by the first bytes, or forced with `--format`.
  */
+import { realpathSync } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -134,12 +135,14 @@ export async function expandInputs(specs: string[], kind: Kind, forced?: Format)
  * on source and path would give different records one id, and one file given twice would be ingested twice.
  */
 function refuseCollisions(units: InputUnit[]): void {
-  const byAbs = new Map<string, InputUnit>();
+  const byReal = new Map<string, InputUnit>();
   const byId = new Map<string, InputUnit>();
   for (const u of units) {
-    const again = byAbs.get(u.absPath);
-    if (again) throw new UsageError(`--input: ${u.absPath} is given twice (as source "${again.source}" and "${u.source}"); each file may be ingested once`);
-    byAbs.set(u.absPath, u);
+    // by the file itself: a symbolic link to a file given too is the same file
+    const real = realpathSync(u.absPath);
+    const again = byReal.get(real);
+    if (again) throw new UsageError(`--input: ${u.absPath}${real !== u.absPath ? ` (${real})` : ''} is given twice (as source "${again.source}" and "${u.source}"); each file may be ingested once`);
+    byReal.set(real, u);
     const key = `${u.source}\0${u.relPath}`;
     const other = byId.get(key);
     if (other) {

@@ -64,16 +64,12 @@ export function csvReader(delimiter: ',' | '\t', columns?: string[]): Reader {
     // records the parser gave up on (an unclosed quote): each starts where the last delivered record ended;
     // reported in file order
     const skipped: { at: number; message: string }[] = [];
-    parser.on('skip', (err: Error) => skipped.push({ at: pushedEnd, message: err.message }));
-    // A damaged compressed stream ends the parse instead of destroying it: destroying would drop the records
-    // the parser has buffered. The record it was in the middle of is not delivered (see below).
+    // (the parser's own line number restarts in every part of a cut file: the reject's location says where)
+    parser.on('skip', (err: Error) => skipped.push({ at: pushedEnd, message: err.message.replace(/ at line \d+/, '') }));
+    // A damaged input ends the parse (openInput sets `damage`); the record it was in the middle of is not
+    // delivered (see below).
     let damage: Error | undefined;
     input.on('data', (c: Buffer) => lines.add(c)); // before pipe(): this listener sees each chunk before the parser
-    input.on('error', (err) => {
-      damage = err;
-      input.unpipe(parser);
-      parser.end();
-    });
     input.pipe(parser);
 
     let recordStart = 0;
@@ -127,6 +123,7 @@ export function csvReader(delimiter: ',' | '\t', columns?: string[]): Reader {
     } catch (err) {
       damage ??= err as Error;
     }
+    damage = input.damage ?? damage;
     if (held && !(damage && held.bytes === lines.received && !lines.endsWithNewline())) take(held);
     if (!damage) reportSkipped(Infinity);
     if (items.length) yield items;

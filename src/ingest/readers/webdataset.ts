@@ -57,7 +57,6 @@ interface Sample {
 export const readWebDataset: Reader = async function* ({ absPath, relPath, onBytes }): AsyncGenerator<RawItem[]> {
   const ex = extract();
   const src = openInput(absPath, onBytes);
-  src.on('error', (e) => ex.destroy(e));
   src.pipe(ex);
   let cur: Sample | undefined;
   // every key read so far: about 10K per img2dataset tar
@@ -132,7 +131,13 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
   } catch (err) {
     // what was read whole before the break is still delivered; the unfinished sample is part of the failure
     if (out.length) yield out;
-    throw new UnreadableFileError(relPath, `cannot read tar ${relPath}${cur ? ` after key ${cur.key}` : ''}: ${(err as Error).message}`);
+    // a damaged .tar.gz ends early, and the tar parser then reports a short archive: name the real cause
+    throw new UnreadableFileError(relPath, `cannot read tar ${relPath}${cur ? ` after key ${cur.key}` : ''}: ${(src.damage ?? (err as Error)).message}`);
+  }
+  if (src.damage) {
+    // the stream broke where a tar boundary happened to fall: the samples before are whole, the last may not be
+    if (out.length) yield out;
+    throw new UnreadableFileError(relPath, `cannot read tar ${relPath}${cur ? ` after key ${cur.key}` : ''}: ${src.damage.message}`);
   }
   if (cur) out.push(emit(cur));
   if (out.length) yield out;
