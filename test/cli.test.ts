@@ -35,6 +35,13 @@ test('bad usage exits 2 with a message naming the problem', () => {
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, `again=${DEMO}/captions.jsonl`, '--out', path.join(dir, 'x')], /captions.jsonl is given twice/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/books.txt`, '--format', 'txt', '--out', path.join(dir, 'x')], /plain text is a text corpus; use --kind text$/m],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--part-mb', '', '--out', path.join(dir, 'x')], /--part-mb expects a number, got ""/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--out', `${DEMO}/captions.jsonl`], /--out .*captions\.jsonl is a file; give a folder/],
+    [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--out', `${DEMO}/captions.jsonl/sub`], /--out .*sub: .*captions\.jsonl is a file; give a folder/],
+    [['run', path.join(ROOT, 'pipelines', 'demo.json'), 'second.json', '--out', path.join(dir, 'x')], /unexpected argument "second.json"; run takes one pipeline file/],
+    [['run', path.join(ROOT, 'pipelines', 'demo.json'), '--from', '', '--out', path.join(dir, 'x')], /--from "": no such stage/],
+    [['run', path.join(ROOT, 'pipelines', 'demo.json'), '--from', 'scored', '--out', path.join(dir, 'never-ran')], /--from scored: stage captions has not finished/],
+    [['recipes', 'stray'], /unexpected argument "stray"/],
+    [['demo', 'stray'], /unexpected argument "stray"/],
     [['ingest', '--kind', 'caption', '--input', `${DEMO}/captions.jsonl`, '--part-mb', '0x10', '--out', path.join(dir, 'x')], /--part-mb expects a number, got "0x10"/],
     [['score', '--input', path.join(dir, 'a'), path.join(dir, 'b'), '--out', path.join(dir, 'x')], /mmcurate score: unexpected argument ".*b"; score reads one dataset/],
     [['score', '--input', path.join(dir, 'a'), '--emit-npy', 'no', '--out', path.join(dir, 'x')], /unexpected argument "no"/],
@@ -91,6 +98,10 @@ test('a pipeline checks every stage before the first runs; names, recipe names a
     assert.equal(r.code, 2, name);
     assert.match(r.stderr, /\/stages\/0\/name/);
   }
+  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [{ ...first, with: { ...first.with, help: true } }] }));
+  r = cli(['run', pl, '--out', out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\/stages\/0 \(cap\)\/with\/help: a stage cannot ask for help/);
   // a bundled recipe whose name has a dot, a file name with an @, "strict": "false" as a boolean
   writeFileSync(pl, JSON.stringify({ name: 'x', stages: [first, { name: 'mix', stage: 'mix', with: { input: ['caption=@cap', 'text=cat@2x.jsonl'], recipe: 'llava-1.5-sft' } }] }));
   const p = loadPipeline(pl);
@@ -98,6 +109,10 @@ test('a pipeline checks every stage before the first runs; names, recipe names a
   const argv = stageArgv(p, 1, pl, out);
   assert.deepEqual(argv.slice(0, 3), ['--input', `caption=${path.join(out, 'cap')}`, `text=${path.join(dir, 'cat@2x.jsonl')}`]);
   assert.ok(argv.includes('--recipe=llava-1.5-sft'), argv.join(' '));
+  // a relative path without a dot or a slash is still relative to the pipeline file
+  writeFileSync(pl, JSON.stringify({ name: 'x', stages: [{ name: 'cap', stage: 'ingest', with: { kind: 'caption', input: ['mydata', 'books=mydata2'] } }] }));
+  assert.deepEqual(stageArgv(loadPipeline(pl), 0, pl, out).slice(0, 3), ['--kind=caption', '--input', path.join(dir, 'mydata')]);
+  assert.equal(stageArgv(loadPipeline(pl), 0, pl, out)[3], `books=${path.join(dir, 'mydata2')}`);
 });
 
 test('two inputs that would share source, file name and so ids are refused, with the fix in the message', () => {

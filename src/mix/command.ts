@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
 import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
 import { Progress } from '../run/progress.js';
-import { tmpName } from '../write/atomic.js';
+import { assertOutFolder, tmpName } from '../write/atomic.js';
 import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
 import { selectColumns } from '../write/parquet-schema.js';
 import { openInputs } from './inputs.js';
@@ -59,6 +59,7 @@ function oneOf<T extends string>(flag: string, v: string | undefined, allowed: r
 
 /** --out must be new or empty; a finished mixture of the same spec is left as it is (a re-run is a no-op). */
 function prepareOut(out: string, specHash: string): 'fresh' | 'done' {
+  assertOutFolder(out);
   const parent = path.dirname(out);
   if (existsSync(parent)) {
     // Staging folders of killed runs.

@@ -1,5 +1,8 @@
 /** `mmcurate run PIPELINE --out DIR`: runs a pipeline file's stages in order. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { assertOutFolder } from '../write/atomic.js';
 import { COMMANDS, type CommandModule } from '../cli/commands.js';
 import { formatHelp, parseArgs, required, type Flags } from '../cli/args.js';
 import { loadPipeline, stageArgv } from './load.js';
@@ -17,10 +20,14 @@ export const help = formatHelp(
 
 export async function runPipeline(file: string, outDir: string, from?: string): Promise<number> {
   const p = loadPipeline(file);
+  assertOutFolder(outDir);
   let start = 0;
-  if (from) {
+  if (from !== undefined) {
     start = p.stages.findIndex((s) => s.name === from);
-    if (start < 0) throw new UsageError(`--from ${from}: no such stage in ${file} (stages: ${p.stages.map((s) => s.name).join(', ')})`);
+    if (start < 0) throw new UsageError(`--from "${from}": no such stage in ${file} (stages: ${p.stages.map((s) => s.name).join(', ')})`);
+    // the stages before it are what it reads: each must have finished (its manifest is written last)
+    const unfinished = p.stages.slice(0, start).find((s) => !existsSync(path.join(outDir, s.name, 'manifest.json')));
+    if (unfinished) throw new UsageError(`--from ${from}: stage ${unfinished.name} has not finished in ${outDir}; run without --from, or with --from ${unfinished.name}`);
   }
   // Every stage's flags and @references are checked before the first one runs: a typo in the last stage
   // must not surface after hours of ingest and scoring.
@@ -65,5 +72,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   const file = p.positional[0];
   if (!file) throw new UsageError('mmcurate run: name a pipeline file, e.g. mmcurate run pipelines/demo.json --out out/');
+  if (p.positional.length > 1) throw new UsageError(`mmcurate run: unexpected argument "${p.positional[1]}"; run takes one pipeline file`);
   return runPipeline(file, required(p, 'out', 'run'), p.flags.from as string | undefined);
 }

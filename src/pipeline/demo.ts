@@ -1,6 +1,6 @@
 /** `mmcurate demo`: the bundled pipeline on the bundled sample data, end to end. */
 import path from 'node:path';
-import { formatHelp, parseArgs, str, type Flags } from '../cli/args.js';
+import { formatHelp, parseFlagsOnly, str, type Flags } from '../cli/args.js';
 import { PACKAGE_ROOT } from '../schemas.js';
 import { runPipeline } from './command.js';
 
@@ -9,7 +9,7 @@ const flags: Flags = { out: { type: 'string', help: 'output folder (default: ./d
 export const help = formatHelp('mmcurate demo [--out DIR]', 'Runs pipelines/demo.json on the sample data in demo/data and prints where the output is.', flags);
 
 export async function run(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, flags, 'demo');
+  const p = parseFlagsOnly(argv, flags, 'demo', 'demo takes no argument besides --out DIR');
   if (p.help) {
     process.stdout.write(help);
     return 0;

@@ -56,7 +56,7 @@ function resolveValue(v: string, flag: string, baseDir: string, outDir: string, 
   // a bare name (`"recipe": "mm1-pretrain"`, `"recipe": "llava-1.5-sft"`) names a bundled recipe unless a file
   // of that name sits beside the pipeline
   if (flag === 'recipe' && !v.includes('/') && !existsSync(path.resolve(baseDir, v))) return v;
-  if (!PATH_FLAGS.has(flag) || !/[/.]/.test(v)) return v;
+  if (!PATH_FLAGS.has(flag)) return v;
   // KIND=PATH and name=PATH values keep their prefix
   const eq = v.indexOf('=');
   if (eq > 0 && !v.slice(0, eq).includes('/')) return `${v.slice(0, eq)}=${path.resolve(baseDir, v.slice(eq + 1))}`;
@@ -73,6 +73,7 @@ export function stageArgv(p: Pipeline, index: number, file: string, outDir: stri
   const positional: string[] = [];
   for (const [flag, value] of Object.entries(s.with ?? {})) {
     if (flag === 'out') throw new UsageError(`${where}/with/out: a stage's output is --out/${s.name}; remove "out"`);
+    if (flag === 'help') throw new UsageError(`${where}/with/help: a stage cannot ask for help; see mmcurate ${s.stage} --help`);
     if (typeof value === 'boolean') {
       if (value) argv.push(`--${flag}`);
       continue;

@@ -1,5 +1,5 @@
 /** `mmcurate recipes`: the recipes shipped in pipelines/, one line each (invalid ones say why). */
-import { bool, formatHelp, parseArgs, type Flags } from '../cli/args.js';
+import { bool, formatHelp, parseFlagsOnly, type Flags } from '../cli/args.js';
 import { PIPELINES_DIR } from './load.js';
 import { describeRecipe, listRecipes } from './registry.js';
 
@@ -13,7 +13,7 @@ export const help = formatHelp(
 
 /** `write` receives what the command prints (stdout by default; tests capture it). */
 export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
-  const p = parseArgs(argv, flags, 'recipes');
+  const p = parseFlagsOnly(argv, flags, 'recipes', 'recipes takes no argument (the recipes are the files in pipelines/)');
   if (p.help) {
     write(help);
     return 0;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RunError, UsageError } from '../errors.js';
-import { removeStaleTemps, writeJsonAtomic } from '../write/atomic.js';
+import { assertOutFolder, removeStaleTemps, writeJsonAtomic } from '../write/atomic.js';
 import type { ShardInfo } from '../write/shard-writer.js';
 import type { Stats } from '../write/accounting.js';
 import type { Progress } from './progress.js';
@@ -62,6 +62,7 @@ function specHash(spec: unknown): string {
 }
 
 export async function runStage<S>(o: StageOptions<S>): Promise<TaskResult[]> {
+  assertOutFolder(o.outDir);
   const dir = path.join(o.outDir, '_tasks', o.stage);
   mkdirSync(dir, { recursive: true });
   removeStaleTemps(o.outDir);
