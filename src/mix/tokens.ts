@@ -81,9 +81,11 @@ export function recordedCounter(method: string, tokenizer: { file?: unknown; sha
   const again = `pass --tokenizer with the same ${name} (sha256 ${want.slice(0, 12)}…) to count as the mix did`;
   if (!file) throw new UsageError(`${where}: the mixture was counted with tokenizer ${name} (sha256 ${want.slice(0, 12)}…), but its manifest does not record where the file is; ${again}`);
   if (!existsSync(file)) throw new UsageError(`${where}: the mixture was counted with tokenizer ${file}, which no longer exists; ${again}`);
-  const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+  // tokenizerCounter reads and hashes the file once; its sha256 is what is compared
+  const counter = tokenizerCounter(file);
+  const sha = counter.tokenizer!.sha256;
   if (!sha.startsWith(want)) throw new UsageError(`${where}: the mixture was counted with tokenizer ${file} (sha256 ${want.slice(0, 12)}…), which has changed since (sha256 ${sha.slice(0, 12)}…); ${again}`);
-  return tokenizerCounter(file);
+  return counter;
 }
 
 /** Tokens of one sample: its texts plus a fixed count per image. */
