@@ -3,6 +3,7 @@
  * on this machine, on a pool of worker threads or in-process. Slurm, the Redis queue and Kubernetes run
  * the same tasks through `mmcurate task` (task.ts); all of them decide "done" with markers.ts.
  */
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -64,7 +65,9 @@ export function pendingWork(dir: string, plans: readonly StepPlan[], log?: (s: s
 export async function runLocal<O>(def: StageDef<O>, opts: O, o: LocalOptions): Promise<StepPlan[]> {
   const dir = def.out(opts);
   assertOutFolder(dir);
+  const existed = existsSync(dir);
   const lock = acquireLock(dir, o.command.join(' '));
+  let failedUsage = false;
   const restore = def.setup?.();
   try {
     sweepTemps(dir);
@@ -73,9 +76,14 @@ export async function runLocal<O>(def: StageDef<O>, opts: O, o: LocalOptions): P
     writeStageRecord(dir, { command: def.command, argv: o.argv ?? null, ...(o.tasks ? { tasks: o.tasks } : {}), steps: def.steps(opts) });
     await pendingAndRun(dir, def.command, plans, o);
     return plans;
+  } catch (err) {
+    failedUsage = (err as { exitCode?: number }).exitCode === 2;
+    throw err;
   } finally {
     await restore?.();
     lock.release();
+    // a run refused for its inputs or options leaves no folder it made (nothing there is worth resuming)
+    if (failedUsage && !existed) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -84,8 +92,12 @@ export async function pendingAndRun(dir: string, label: string, plans: StepPlan[
   const log = (s: string) => void (o.quiet ? undefined : process.stderr.write(s + '\n'));
   const work = pendingWork(dir, plans, log);
   const total = plans.reduce((a, p) => a + p.world, 0);
+  // the last step merges every marker (the manifest): when anything before it runs, it runs again too
+  const last = work[work.length - 1]!;
+  if (work.slice(0, -1).some((w) => w.length) && !last.length) last.push(0);
   const left = work.reduce((a, w) => a + w.length, 0);
-  if (left < total && left > 0) log(`${label}: resuming, ${total - left} of ${total} task(s) already done`);
+  if (left === 0) log(`${label}: ${dir} is complete (${total} task(s) done); nothing to run`);
+  else if (left < total) log(`${label}: resuming, ${total - left} of ${total} task(s) already done`);
   const ranked = plans.filter((p) => p.total !== undefined).length;
   for (const [i, p] of plans.entries()) {
     const ranks = work[i]!;
