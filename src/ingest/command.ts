@@ -4,10 +4,10 @@ import { isKind, KINDS, type Kind } from '../records.js';
 import { bool, formatHelp, keyValues, list, num, parseArgs, required, str, type Flags } from '../cli/args.js';
 import { summarize } from '../cli/summary.js';
 import { runLocal } from '../run/executor.js';
-import { worldOf, type StageDef } from '../run/contract.js';
+import { contiguous, worldOf, type StageDef } from '../run/contract.js';
 import sharp from 'sharp';
 import { readManifest, type Manifest } from '../write/manifest.js';
-import { expandInputs, FORMATS, type Format, type InputUnit } from './detect.js';
+import { expandInputs, FORMATS, type Format } from './detect.js';
 import { DEFAULT_MAX_PIXELS, IMAGE_CHECK_MODES, type ImageCheckMode } from './images.js';
 import { DEFAULT_PART_BYTES, splitUnits } from './split.js';
 import { FIELD_NAMES } from './map.js';
@@ -62,21 +62,6 @@ export interface IngestOptions {
   command?: string[];
 }
 
-/** Spreads units over ranks, largest first onto the least-loaded rank: balanced and deterministic. */
-export function assign(units: InputUnit[], world: number): number[][] {
-  const out: number[][] = Array.from({ length: world }, () => []);
-  const load = new Array<number>(world).fill(0);
-  const order = units.map((_u, i) => i).sort((a, b) => units[b]!.bytes - units[a]!.bytes || a - b);
-  for (const i of order) {
-    let best = 0;
-    for (let r = 1; r < world; r++) if (load[r]! < load[best]!) best = r;
-    out[best]!.push(i);
-    load[best]! += Math.max(1, units[i]!.bytes);
-  }
-  for (const r of out) r.sort((a, b) => a - b);
-  return out;
-}
-
 /** The ingest stage under the contract: one ranked step over the input parts, then the manifest. */
 export const stage: StageDef<IngestOptions> = {
   command: 'ingest',
@@ -98,7 +83,7 @@ export const stage: StageDef<IngestOptions> = {
     const spec: IngestSpec = {
       kind: o.kind,
       units,
-      assignment: assign(units, world),
+      assignment: contiguous(units.map((u) => u.bytes), world),
       map: o.map ?? {},
       maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
       imageCheck: o.imageCheck ?? 'decode',

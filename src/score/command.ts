@@ -11,7 +11,7 @@ import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
 import { isKind } from '../records.js';
 import { runLocal } from '../run/executor.js';
-import { strided, worldOf, type PlanContext, type StageDef, type StepPlan } from '../run/contract.js';
+import { contiguous, worldOf, type PlanContext, type StageDef, type StepPlan } from '../run/contract.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
 import type { ScoreManifestSpec } from './manifest.js';
 import { scoreColumns } from './rows.js';
@@ -87,7 +87,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     phase: 'score',
     kind,
     shards,
-    assignment: Array.from({ length: world }, (_, r) => strided(shards.length, r, world)),
+    assignment: contiguous(ds.manifest.shards.map((s) => s.rows), world),
     columns,
     embedText: !!o.embedText,
     minClipScore: o.minClipScore,
