@@ -25,7 +25,7 @@ test('task by task, in any order, gives the bytes of the local run with the same
   const jobs = await pipelineJobs(DEMO_PIPELINE, out, 4);
   assert.deepEqual(
     jobs.map((j) => `${j.stage}/${j.step}x${j.world}`),
-    ['captions/ingestx4', 'captions/manifestx1', 'interleaved/ingestx4', 'interleaved/manifestx1', 'text/ingestx4', 'text/manifestx1', 'scored/scorex4', 'scored/manifestx1', 'coreset/trainx1', 'coreset/assignx4', 'coreset/dedupx4', 'coreset/bandsx1', 'coreset/writex4', 'coreset/manifestx1', 'mixture/mixx1'],
+    ['captions/ingestx4', 'captions/manifestx1', 'interleaved/ingestx4', 'interleaved/manifestx1', 'text/ingestx4', 'text/manifestx1', 'scored/scorex4', 'scored/manifestx1', 'coreset/trainx1', 'coreset/assignx4', 'coreset/dedupx4', 'coreset/bandsx1', 'coreset/writex4', 'coreset/manifestx1', 'mixture/selectx1', 'mixture/mapx4', 'mixture/writex4', 'mixture/manifestx1'],
   );
   assert.deepEqual(jobs.skipped, ['audit']);
   for (const j of jobs) {

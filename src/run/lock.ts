@@ -52,19 +52,15 @@ export interface Lock {
   release(): void;
 }
 
-const held = new Map<string, number>();
+const held = new Set<string>();
 
-/** Takes the folder's lock or throws a UsageError naming its live holder. Re-entrant within a process. */
+/** Takes the folder's lock or throws a UsageError naming its live holder (another process, or another run in this one). */
 export function acquireLock(dir: string, command: string): Lock {
   const file = path.join(path.resolve(dir), '_lock.json');
-  const count = held.get(file);
-  if (count) {
-    held.set(file, count + 1);
-    return { release: () => releaseOne(file) };
-  }
   mkdirSync(path.dirname(file), { recursive: true });
   const h = lockHolder(path.dirname(file));
-  if (h?.live && !(h.host === os.hostname() && h.pid === process.pid)) {
+  const mine = h?.host === os.hostname() && h.pid === process.pid;
+  if (h && ((h.live && !mine) || (mine && held.has(file)))) {
     throw new UsageError(
       `${dir} is in use by another run (${h.command}; host ${h.host}, pid ${h.pid}, since ${h.since}); wait for it to finish, or stop it. ` +
         `A lock left by a run that died on another machine expires ${STALE_MS / 1000} s after its last heartbeat.`,
@@ -81,19 +77,14 @@ export function acquireLock(dir: string, command: string): Lock {
   }, HEARTBEAT_MS);
   timer.unref();
   timers.set(file, timer);
-  held.set(file, 1);
+  held.add(file);
   return { release: () => releaseOne(file) };
 }
 
 const timers = new Map<string, NodeJS.Timeout>();
 
 function releaseOne(file: string): void {
-  const n = (held.get(file) ?? 1) - 1;
-  if (n > 0) {
-    held.set(file, n);
-    return;
-  }
-  held.delete(file);
+  if (!held.delete(file)) return;
   clearInterval(timers.get(file));
   timers.delete(file);
   const l = read(file);
