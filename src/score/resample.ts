@@ -116,6 +116,27 @@ export function pilResize(src: Pixels, width: number, height: number, resample: 
         const xmin = bounds[xx * 2];
         const n = bounds[xx * 2 + 1];
         const kb = xx * ksize;
+        if (ch === 4) {
+          // RGBA (open_clip's premultiplied resize): one pass over the taps for the four channels
+          let s0 = half;
+          let s1 = half;
+          let s2 = half;
+          let s3 = half;
+          let p = rowIn + xmin * 4;
+          for (let x = 0; x < n; x++, p += 4) {
+            const kx = k[kb + x];
+            s0 += src.data[p] * kx;
+            s1 += src.data[p + 1] * kx;
+            s2 += src.data[p + 2] * kx;
+            s3 += src.data[p + 3] * kx;
+          }
+          const o = rowOut + xx * 4;
+          out[o] = clip8(s0);
+          out[o + 1] = clip8(s1);
+          out[o + 2] = clip8(s2);
+          out[o + 3] = clip8(s3);
+          continue;
+        }
         for (let c = 0; c < ch; c++) {
           let s = half;
           let p = rowIn + xmin * ch + c;
