@@ -54,8 +54,10 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
 
     const formats = ['png', 'jpeg', 'webp'] as const;
     const images: Uint8Array[] = [];
+    // Opaque: with alpha the two layouts' transforms differ by design (open_clip resizes RGBA premultiplied;
+    // test/score-preprocess.test.ts holds each to its own PIL reference).
     for (let k = 0; k < 7; k++) {
-      images.push(await shapeImage(SHAPES[k % 4], COLOURS[k % 6], { size: [64, 150, 333][k % 3], format: formats[k % 3], transparent: k % 2 === 1 }));
+      images.push(await shapeImage(SHAPES[k % 4], COLOURS[k % 6], { size: [64, 150, 333][k % 3], format: formats[k % 3] }));
     }
     // Each model preprocesses with its own plan, as `mmcurate score` does.
     const batchFor = async (m: ClipModel): Promise<Float32Array> => {
@@ -85,11 +87,14 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
     const hfFile = join(TEST_MODEL_DIR, 'preprocessor_config.json');
     const ocFile = join(OPENCLIP_DIR, 'visual', 'preprocess_cfg.json');
     const a = parsePreprocessorConfig(JSON.parse(readFileSync(hfFile, 'utf8')), hfFile);
-    const { cropRounding, ...b } = parseOpenClipPreprocessConfig(JSON.parse(readFileSync(ocFile, 'utf8')), ocFile);
-    // the one difference: torchvision's centre crop rounds an odd margin half to even, transformers floors it
+    const { cropRounding, convertRgb, ...b } = parseOpenClipPreprocessConfig(JSON.parse(readFileSync(ocFile, 'utf8')), ocFile);
+    // the differences: torchvision's centre crop rounds an odd margin half to even, transformers floors it; and
+    // open_clip converts to RGB after resize and crop, transformers first
     assert.equal(cropRounding, 'half-even');
+    assert.equal(convertRgb, 'after-crop');
     assert.deepEqual(b, a);
-    assert.deepEqual({ ...oc.preprocess, cropRounding: undefined }, { ...hf.preprocess, cropRounding: undefined });
+    const same = (p: typeof hf.preprocess) => ({ ...p, cropRounding: undefined, convertRgb: undefined });
+    assert.deepEqual(same(oc.preprocess), same(hf.preprocess));
   });
 
   test('an odd crop margin is rounded as torchvision does (half to even), one pixel off transformers\' floor when it matters', async () => {
