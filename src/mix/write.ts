@@ -208,7 +208,7 @@ export async function writeMixture(req: WriteRequest): Promise<WriteResult> {
   }
   buckets.flush();
 
-  const writer = new ShardWriter({ outDir: req.outDir, layout: 'mixture', columns: req.columns, rank: 0, ...(req.maxShardRows ? { maxShardRows: req.maxShardRows } : {}) });
+  const writer = new ShardWriter({ outDir: req.outDir, layout: 'mixture', columns: req.columns, rank: 0, stage: 'mix', ...(req.maxShardRows ? { maxShardRows: req.maxShardRows } : {}) });
   let written = 0;
   for (let b = 0; b < buckets.count; b++) {
     const first = b * bucketRows;
