@@ -64,6 +64,33 @@ test('a record that overflows the stack while it is mapped (a value no reader ch
   assert.equal(m.reason, 'too_deep');
 });
 
+test('a WebDataset sample whose KEY.json nests past the limit is a too_deep reject; the other samples are kept', async () => {
+  const { pack } = await import('tar-stream');
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const jpg = readFileSync(path.join(DEMO, 'images', '000_red_circle.jpg'));
+  const members: [string, Buffer | string][] = [
+    ['000.jpg', jpg],
+    ['000.txt', 'a red circle'],
+    ['000.json', JSON.stringify({ url: 'https://x/0.jpg' })],
+    ['001.jpg', jpg],
+    ['001.txt', 'a red circle, deep'],
+    ['001.json', `{"url": "https://x/1.jpg", "deep": ${nested(MAX_DEPTH)}}`],
+  ];
+  for (const [name, body] of members) p.entry({ name }, body);
+  p.finalize();
+  await new Promise<void>((resolve) => p.on('end', () => resolve()));
+  const tar = path.join(dir, 'deep.tar');
+  writeFileSync(tar, Buffer.concat(chunks));
+  const out = path.join(dir, 'deep-tar-out');
+  const r = await runMain(['ingest', '--kind', 'caption', '--input', tar, '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(manifest(out).rows, 1);
+  assert.deepEqual(rejects(out).map((x) => [x.location, x.reason]), [['key 001', 'too_deep']]);
+  assert.match(rejects(out)[0]!.detail, /^001\.json nests more than 512 levels/);
+});
+
 test('a line over --max-line-mb is a line_too_long reject naming it; the lines after it are read; lines spanning many chunks are read exactly', async () => {
   const big = 'é'.repeat(600_000) + '😀'.repeat(300_000); // 2.4 MB of multi-byte characters, cut anywhere by chunks
   const under = 'ü'.repeat(200_000) + '€'.repeat(100_000); // 0.7 MB
