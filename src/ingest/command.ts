@@ -241,4 +241,3 @@ const EMPTY_HINTS: Record<string, string> = {
   missing_caption: 'Name the caption column with --map caption=COLUMN; a CSV/TSV without a header row needs --csv-columns',
   missing_text: 'Name the text column with --map text=COLUMN',
 };
-
