@@ -51,3 +51,33 @@ export async function duck(sql: string): Promise<Record<string, unknown>[]> {
     c.closeSync();
   }
 }
+
+/**
+ * Runs the CLI in-process through main(argv), collecting what it writes to stdout and stderr; `cwd` is the
+ * working directory for the call (restored after). Stdout is passed on as well as collected: the test
+ * runner reports other tests' results there meanwhile, and must not lose them.
+ */
+export async function runMain(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+  const { main } = await import('../src/cli/main.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const [ow, ew, before] = [process.stdout.write, process.stderr.write, process.cwd()];
+  const text = (chunk: string | Uint8Array): string => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    out.push(text(chunk));
+    return (ow as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(text(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    if (opts.cwd) process.chdir(opts.cwd);
+    const code = await main(args);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+    process.chdir(before);
+  }
+}

@@ -96,8 +96,10 @@ test('a truncated Parquet file and a broken tar are reported and the run goes on
   const tarBytes = readFileSync(path.join(DEMO, 'wds', '00000.tar'));
   writeFileSync(path.join(d, 'cut.tar'), tarBytes.subarray(0, 12000));
   const out = path.join(dir, 'broken-out');
-  const r = cli(['ingest', '--kind', 'caption', '--input', `a=${d}/cut.parquet`, `b=${d}/cut.tar`, `c=${DEMO}/captions.jsonl`, '--out', out]);
+  // source a keeps nothing: without --allow-empty that would fail the run (exit 1)
+  const r = cli(['ingest', '--kind', 'caption', '--input', `a=${d}/cut.parquet`, `b=${d}/cut.tar`, `c=${DEMO}/captions.jsonl`, '--out', out, '--allow-empty']);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: source "a": its only record was rejected, as unreadable_file; nothing of it is in /);
   assert.match(r.stderr, /cut.parquet/);
   const m = manifest(out);
   assert.equal(m.sources.a!.rejected_by_reason.unreadable_file, 1);
@@ -119,7 +121,7 @@ test('decompression bombs are rejected by the pixel limit', async () => {
   await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#ff0000' } }).png().toFile(path.join(d, 'big.png'));
   writeFileSync(path.join(d, 'x.jsonl'), JSON.stringify({ image: 'big.png', caption: 'a big red field' }) + '\n' + JSON.stringify({ image: 'big.png', caption: 'again' }) + '\n');
   const out = path.join(dir, 'bomb-out');
-  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'x.jsonl'), '--max-pixels', '1000000', '--out', out]);
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'x.jsonl'), '--max-pixels', '1000000', '--out', out, '--allow-empty']);
   assert.equal(r.code, 0, r.stderr);
   const rj = rejects(out);
   assert.equal(rj.length, 2);

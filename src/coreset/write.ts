@@ -41,8 +41,8 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
   const settings = spec.write as WriteSettings;
   const { cuts } = loadCuts(ctx.outDir);
   const res = await partResults(spec, p);
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows });
-  const rejects = new RejectWriter(ctx.outDir, p);
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, stage: 'coreset', columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows });
+  const rejects = new RejectWriter(ctx.outDir, p, 'coreset');
   const acct = new Accounting();
   const fates: Record<string, number> = {};
   const detail = details(spec, cuts);

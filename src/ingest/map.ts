@@ -5,6 +5,7 @@
  */
 import { recordId, type AnyRecord, type CaptionRecord, type Image, type InterleavedRecord, type Kind, type TextRecord } from '../records.js';
 import { describeErrors, recordValidator } from '../schemas.js';
+import { isStackOverflow, tooDeepDetail } from './depth.js';
 import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageCheckMode, type ImageFailure } from './images.js';
 import type { RawItem } from './readers/types.js';
 
@@ -15,6 +16,25 @@ export interface MapOptions {
   imageCheck?: ImageCheckMode;
   /** Bounds the image reads and decodes in flight across a batch. */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Where local image paths resolve and may point. */
+  paths: ImagePaths;
+}
+
+/**
+ * The path rule for local images. A relative path resolves against the input file's folder, except in an
+ * image struct `{bytes: null, path}` read from Parquet, which resolves as HF `datasets` resolves it: against
+ * the working directory, or `--image-root` when given. The path must then lie inside the folder it resolved
+ * against, or inside `--image-root` when given (local-files.ts has the rest: links, file types, size).
+ */
+export interface ImagePaths {
+  /** `--image-root`, absolute. */
+  root?: string;
+  /** `--allow-paths-outside`: paths are not confined. */
+  allowOutside: boolean;
+  /** `--max-image-mb`, in bytes. */
+  maxBytes: number;
+  /** Where relative paths in `{bytes: null, path}` structs resolve (Parquet inputs); absent: the file's folder. */
+  structBase?: string;
 }
 
 export type Mapped = { record: AnyRecord } | { reason: string; detail: string };
@@ -95,7 +115,8 @@ function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: stri
   if (typeof value === 'string') {
     if (value.trim() === '') return undefined;
     if (URL_RE.test(value)) return { image: { bytes: null, path: value } };
-    return o.limit(() => loadLocalImage(baseDir, value, maxPixels, o.imageCheck)).then((d) => kept(d, value));
+    const rules = { maxBytes: o.paths.maxBytes, ...(o.paths.allowOutside ? {} : { root: o.paths.root ?? baseDir }) };
+    return o.limit(() => loadLocalImage(baseDir, value, rules, maxPixels, o.imageCheck)).then((d) => kept(d, value));
   }
   if (typeof value === 'object') {
     const obj = value as { bytes?: unknown; path?: unknown };
@@ -104,7 +125,7 @@ function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: stri
       const bytes = obj.bytes;
       return o.limit(() => checkImage(bytes, maxPixels, p ?? what, o.imageCheck)).then((d) => kept(d, p));
     }
-    if (p) return resolveImage(p, baseDir, o, what);
+    if (p) return resolveImage(p, o.paths.structBase ?? baseDir, o, what);
     return undefined;
   }
   return { reason: 'image_decode_failed', detail: `${what}: expected a path, URL, bytes or {bytes, path}, got ${typeof value}` };
@@ -244,12 +265,24 @@ function text(f: Record<string, unknown>, _item: RawItem, o: MapOptions): Body<T
 
 const validators: Partial<Record<Kind, ReturnType<typeof recordValidator>>> = {};
 
-/** Maps one raw item; synchronous unless an image has to be read or decoded. */
+/**
+ * Maps one raw item; synchronous unless an image has to be read or decoded. Readers reject records nested
+ * past MAX_DEPTH; one that overflows the stack anyway (a Parquet schema nested that deep) is rejected here,
+ * not the end of the run.
+ */
 export function toRecord(kind: Kind, source: string, item: RawItem, o: MapOptions): Maybe<Mapped> {
   if (item.error) return item.error;
   const f = item.fields!;
-  const body = kind === 'caption' ? caption(f, item, o) : kind === 'interleaved' ? interleaved(f, item, o) : text(f, item, o);
-  return body instanceof Promise ? body.then((b) => finishRecord(kind, source, item, b)) : finishRecord(kind, source, item, body);
+  const tooDeep = (err: unknown): Mapped => {
+    if (isStackOverflow(err)) return { reason: 'too_deep', detail: tooDeepDetail('the record') };
+    throw err;
+  };
+  try {
+    const body = kind === 'caption' ? caption(f, item, o) : kind === 'interleaved' ? interleaved(f, item, o) : text(f, item, o);
+    return body instanceof Promise ? body.then((b) => finishRecord(kind, source, item, b)).catch(tooDeep) : finishRecord(kind, source, item, body);
+  } catch (err) {
+    return tooDeep(err);
+  }
 }
 
 function finishRecord(kind: Kind, source: string, item: RawItem, body: Body<CaptionRecord> | Body<InterleavedRecord> | Body<TextRecord>): Mapped {

@@ -140,7 +140,7 @@ async function write(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
   const { layout } = saved;
   const sizes = Array.from({ length: layout.buckets }, (_, b) => Math.min(layout.bucketRows, layout.total - b * layout.bucketRows));
   const mine = contiguous(sizes, ctx.world)[ctx.rank]!;
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: 'mixture', columns: saved.columns, rank: ctx.rank, ...(saved.maxShardRows ? { maxShardRows: saved.maxShardRows } : {}) });
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: 'mixture', columns: saved.columns, rank: ctx.rank, stage: 'mix', ...(saved.maxShardRows ? { maxShardRows: saved.maxShardRows } : {}) });
   if (mine.length) {
     const maps = Array.from({ length: spec.mapWorld! }, (_, r) => files(spec.work).map(r));
     writeBuckets(maps, mine[0]!, mine[mine.length - 1]! + 1, layout, writer, (n) => ctx.report(n, n));

@@ -309,7 +309,7 @@ export async function writeMixture(req: WriteRequest): Promise<WriteResult> {
   const mapReq: MapRequest = { datasets: req.datasets.map((d) => ({ dir: d.dir, layout: d.manifest.layout, shards: d.shards, rows: d.rows })), sources: req.sources, prompts: req.prompts, seed: req.seed, index, layout };
   const prompts = await mapShards(mapReq, shards, spill);
   const files = spill.close();
-  const writer = new ShardWriter({ outDir: req.outDir, layout: 'mixture', columns: req.columns, rank: 0, ...(req.maxShardRows ? { maxShardRows: req.maxShardRows } : {}) });
+  const writer = new ShardWriter({ outDir: req.outDir, layout: 'mixture', columns: req.columns, rank: 0, stage: 'mix', ...(req.maxShardRows ? { maxShardRows: req.maxShardRows } : {}) });
   let written = 0;
   writeBuckets([files[0]!], 0, layout.buckets, layout, writer, (n) => req.onProgress?.((written += n)));
   const out = writer.close();

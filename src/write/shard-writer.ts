@@ -3,13 +3,14 @@
  * each row group is encoded and streamed to disk at once, and a shard is closed and renamed into place when
  * it reaches its row or byte budget. Memory holds at most one row group, whatever the input size.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { Layout } from '../records.js';
 import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } from './parquet-schema.js';
 import { tmpName } from './atomic.js';
+import { writeError } from './io-error.js';
 import { gzipSync } from 'node:zlib';
 import type { ColumnChunk, SchemaTree } from 'hyparquet';
 import { getSchemaPath } from 'hyparquet/src/schema.js';
@@ -45,6 +46,8 @@ export interface ShardWriterOptions {
   maxRowGroupBytes?: number;
   /** Extra key-value metadata (the `mmcurate` entry: embedding dimension, model...). */
   kvMetadata?: Record<string, unknown>;
+  /** The stage writing, named in an error message (a full disk, a folder not writable). */
+  stage?: string;
 }
 
 export const SHARD_DEFAULTS = {
@@ -125,11 +128,14 @@ function leafPaths(tree: SchemaTree[]): SchemaTree[][] {
   return node.children.length ? node.children.flatMap((child) => leafPaths([...tree, child])) : [tree];
 }
 
-/** A ByteWriter that streams to a file descriptor and hashes what it writes. */
+/** A ByteWriter that streams to a file descriptor and hashes what it writes; `fail` names a write error. */
 class FileSink extends ByteWriter {
   written = 0;
   readonly hash: Hash = createHash('sha256');
-  constructor(private readonly fd: number) {
+  constructor(
+    private readonly fd: number,
+    private readonly fail: (err: unknown) => Error,
+  ) {
     super();
   }
   override ensure(size: number): void {
@@ -141,7 +147,11 @@ class FileSink extends ByteWriter {
     const chunk = new Uint8Array(this.buffer, 0, this.index);
     this.hash.update(chunk);
     let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd, chunk, off);
+    try {
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off);
+    } catch (err) {
+      throw this.fail(err);
+    }
     this.written += chunk.length;
     this.index = 0;
   }
@@ -149,7 +159,7 @@ class FileSink extends ByteWriter {
 
 export class ShardWriter {
   readonly columns: ColumnDef[];
-  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata'>> & { kvMetadata?: Record<string, unknown> };
+  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata' | 'stage'>> & { kvMetadata?: Record<string, unknown>; stage?: string };
   private readonly shards: ShardInfo[] = [];
   /** The row group being gathered, column by column: a record object dies young instead of waiting for the flush. */
   private buffer: unknown[][];
@@ -164,7 +174,29 @@ export class ShardWriter {
     this.opts = { ...SHARD_DEFAULTS, ...given } as ShardWriter['opts'];
     this.columns = selectColumns(options.layout, options.columns ?? []);
     this.buffer = this.columns.map(() => []);
-    mkdirSync(path.join(options.outDir, 'data'), { recursive: true });
+    const data = path.join(options.outDir, 'data');
+    try {
+      mkdirSync(data, { recursive: true });
+    } catch (err) {
+      throw writeError(err, { stage: options.stage, what: 'the shard folder', file: data });
+    }
+  }
+
+  /** The error for a failed write; the shard being written is given up (its descriptor closed, its partial file removed: on a full disk, that is space back). */
+  private fail(file: string): (err: unknown) => Error {
+    return (err) => {
+      const s = this.current;
+      this.current = undefined;
+      if (s) {
+        try {
+          closeSync(s.fd);
+        } catch {
+          // closing a descriptor whose writes failed may fail too; the error reported is the first
+        }
+        rmSync(s.tmp, { force: true });
+      }
+      return writeError(err, { stage: this.opts.stage, what: 'the shard', file });
+    };
   }
 
   write(row: Row): void {
@@ -255,8 +287,13 @@ export class ShardWriter {
     const rel = shardName(this.opts.rank, this.seq++);
     const final = path.join(this.opts.outDir, rel);
     const tmp = tmpName(final);
-    const fd = openSync(tmp, 'w');
-    const sink = new FileSink(fd);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'w');
+    } catch (err) {
+      throw this.fail(final)(err);
+    }
+    const sink = new FileSink(fd, this.fail(final));
     const kv = [{ key: 'huggingface', value: huggingfaceMetadata(this.columns) }];
     if (this.opts.kvMetadata) kv.push({ key: 'mmcurate', value: JSON.stringify(this.opts.kvMetadata) });
     // GZIP through Node's native zlib at level 1: faster than a JavaScript snappy and half the size (see README)
@@ -270,9 +307,14 @@ export class ShardWriter {
     if (!s) return;
     s.writer.finish();
     s.sink.drain();
-    fsyncSync(s.fd);
-    closeSync(s.fd);
-    renameSync(s.tmp, s.final);
+    try {
+      // a full disk may surface only here, when the file system commits what it accepted
+      fsyncSync(s.fd);
+      closeSync(s.fd);
+      renameSync(s.tmp, s.final);
+    } catch (err) {
+      throw this.fail(s.final)(err);
+    }
     this.shards.push({ path: path.relative(this.opts.outDir, s.final), rows: s.rows, bytes: s.sink.written, sha256: s.sink.hash.digest('hex') });
     this.current = undefined;
   }

@@ -12,6 +12,7 @@
  */
 import path from 'node:path';
 import { extract } from 'tar-stream';
+import { MAX_DEPTH, nestsDeeperThan, tooDeepDetail } from '../depth.js';
 import { openInput } from './lines.js';
 import { UnreadableFileError, type RawItem, type Reader } from './types.js';
 
@@ -74,6 +75,7 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
       if (ext === 'json') {
         try {
           const meta = JSON.parse(buf.toString('utf8')) as unknown;
+          if (nestsDeeperThan(meta, MAX_DEPTH)) return { ...at, error: { reason: 'too_deep', detail: tooDeepDetail(`${s.key}.json`) } };
           if (meta && typeof meta === 'object' && !Array.isArray(meta)) sidecar = meta as Record<string, unknown>;
         } catch (err) {
           return { ...at, error: { reason: 'invalid_json', detail: `${s.key}.json: ${(err as Error).message}` } };
