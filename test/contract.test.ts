@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pendingRanks, pipelineJobs, taskArgv } from '../src/run/jobs.js';
@@ -44,6 +44,22 @@ test('task by task, in any order, gives the bytes of the local run with the same
   assert.ok(st.every((s) => s.total !== null && s.done === s.total), JSON.stringify(st));
   // the same pipeline into the same folder with another --tasks is another run
   await assert.rejects(pipelineJobs(DEMO_PIPELINE, out, 2), /holds another pipeline run \(tasks: 4 -> 2/);
+});
+
+test('two clean runs of the same pipeline give byte-identical shards and manifests (what varies is in run-log.json)', async () => {
+  const ref = await localReference();
+  const manifests = (o: string) => ['captions', 'interleaved', 'text', 'scored', 'coreset', 'mixture'].map((st) => readFileSync(path.join(o, st, 'manifest.json'), 'utf8'));
+  const first = manifests(ref.out);
+  const copy = path.join(path.dirname(ref.out), 'first');
+  renameSync(ref.out, copy);
+  try {
+    assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', ref.out, '--tasks', '4']), 0);
+    assert.deepEqual(shardSums(ref.out), ref.sums);
+    assert.deepEqual(manifests(ref.out), first);
+    assert.ok(existsSync(path.join(ref.out, 'coreset', 'run-log.json')) && existsSync(path.join(ref.out, 'scored', 'run-log.json')));
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 });
 
 test('a task refuses while earlier steps are unfinished; the rank comes from Slurm or Kubernetes; status counts', async () => {
