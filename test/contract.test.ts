@@ -188,6 +188,28 @@ test('the temp sweep removes only files whose writer is dead', () => {
   }
 });
 
+test('a run killed with SIGKILL mid-stage resumes to the same bytes and the same accounting; its lock and temporaries do not block', async () => {
+  const ref = await localReference();
+  const out = path.join(tmpDir(), 'run');
+  const child = spawn(process.execPath, [BIN, 'run', DEMO_PIPELINE, '--out', out, '--tasks', '4'], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  // kill it once the coreset has started: ingest and score are done, the coreset is part-way
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(path.join(out, 'coreset', '_tasks', 'assign')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(existsSync(path.join(out, 'coreset', '_lock.json')), 'the killed run left its lock');
+  assert.ok(!existsSync(path.join(out, 'coreset', 'manifest.json')), 'killed before the coreset finished');
+  assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', out, '--tasks', '4']), 0);
+  assert.deepEqual(shardSums(out), ref.sums);
+  for (const st of ['captions', 'scored', 'coreset', 'mixture']) {
+    const a = JSON.parse(readFileSync(path.join(out, st, 'manifest.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(path.join(ref.out, st, 'manifest.json'), 'utf8'));
+    assert.deepEqual([a.read, a.rows, a.rejected, a.sources], [b.read, b.rows, b.rejected, b.sources], st);
+  }
+  assert.ok(!(readdirSync(out, { recursive: true }) as string[]).some((f) => f.endsWith('.tmp')), 'no temporaries left');
+});
+
 test('two processes racing for the same task land one result, the same bytes', async () => {
   const out = path.join(tmpDir(), 'run');
   const jobs = await pipelineJobs(DEMO_PIPELINE, out, 2);
