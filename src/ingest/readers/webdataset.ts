@@ -12,6 +12,7 @@
  */
 import path from 'node:path';
 import { extract } from 'tar-stream';
+import { parseJson } from '../json.js';
 import { openInput } from './lines.js';
 import { UnreadableFileError, type RawItem, type Reader } from './types.js';
 
@@ -73,7 +74,8 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
     for (const [ext, buf] of s.files) {
       if (ext === 'json') {
         try {
-          const meta = JSON.parse(buf.toString('utf8')) as unknown;
+          // img2dataset copies LAION's int64 `hash` here: parseJson keeps its digits
+          const meta = parseJson(buf.toString('utf8'));
           if (meta && typeof meta === 'object' && !Array.isArray(meta)) sidecar = meta as Record<string, unknown>;
         } catch (err) {
           return { ...at, error: { reason: 'invalid_json', detail: `${s.key}.json: ${(err as Error).message}` } };
