@@ -154,6 +154,24 @@ describe('open_clip text settings', () => {
     assert.equal(cleanText('  A  Red\tCircle. ', 'whitespace'), 'A Red Circle.');
     assert.equal(cleanText('A  Red Circle', 'lower'), 'a red circle');
   });
+
+  test("every mode cleans as open_clip's basic_clean does: ftfy.fix_text, html.unescape twice (reference pairs from ftfy)", () => {
+    // test/fixtures/caption-clean/make.py: HTML entities, mojibake, curly quotes, ligatures, full width, clean scripts
+    const ref = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'caption-clean', 'reference.json'), 'utf8')) as { pairs: Record<string, string>[] };
+    assert.ok(ref.pairs.length >= 60);
+    for (const p of ref.pairs) {
+      for (const mode of ['whitespace', 'lower', 'canonicalize'] as const) assert.equal(cleanText(p.input!, mode), p[mode], `${mode}: ${JSON.stringify(p.input)}`);
+    }
+  });
+
+  test('the OpenCLIP layout tokenizes repaired captions; the HF layout keeps its tokenizer.json normalisation', () => {
+    const pairs = [['a red circle &amp; a blue star', 'a red circle & a blue star'], ['a red caf\u00c3\u00a9 circle', 'a red caf\u00e9 circle']];
+    for (const [raw, clean] of pairs) {
+      assert.deepEqual(oc.tokenizer.encode(raw!).ids, oc.tokenizer.encode(clean!).ids, raw);
+      // transformers' CLIPTokenizerFast does no ftfy or unescape: neither does the HF layout
+      assert.notDeepEqual(hf.tokenizer.encode(raw!).ids, hf.tokenizer.encode(clean!).ids, raw);
+    }
+  });
 });
 
 describe('OpenCLIP directories that are wrong are refused before any work', () => {
