@@ -40,8 +40,22 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
     assert.equal(oc.isTestEncoder, true);
     assert.equal(oc.dim, 64);
     assert.equal(oc.tokenizer.contextLength, 77);
-    assert.equal(ocLogs.length, 1);
+    assert.equal(ocLogs.length, 2);
     assert.match(ocLogs[0], /OpenCLIP layout, visual\/model\.onnx \+ textual\/model\.onnx/);
+  });
+
+  test('a graph with the batch fixed at 1 is named in one warning that says how to re-export it; once per model', async () => {
+    assert.match(ocLogs[1]!, /^warning: model openclip-test: .*visual\/model\.onnx \(input image\) and .*textual\/model\.onnx \(input text\) fix the batch size at 1/);
+    assert.match(ocLogs[1]!, /torch\.onnx\.export\(\.\.\.\) of visual\/model\.onnx with dynamic_axes=\{"image": \{0: "batch"\}, "embedding": \{0: "batch"\}\} and textual\/model\.onnx with dynamic_axes=\{"text": \{0: "batch"\}, "embedding": \{0: "batch"\}\}/);
+    const again: string[] = [];
+    const second = await loadModel(OPENCLIP_DIR, { device: 'cpu', log: (l) => again.push(l) });
+    await second.close();
+    assert.equal(again.length, 1, again.join('\n'));
+    // the HF-layout TEST encoder has a dynamic batch: no warning
+    const hfLogs: string[] = [];
+    const dynamic = await loadModel(undefined, { device: 'cpu', log: (l) => hfLogs.push(l) });
+    await dynamic.close();
+    assert.equal(hfLogs.filter((l) => l.startsWith('warning')).length, 0);
   });
 
   test('gives the same image and text embeddings and scores as the HF-layout copy (batch fixed at 1 in the graph)', async () => {
