@@ -91,10 +91,11 @@ async function filesOf(spec: string): Promise<{ root: string; files: string[]; f
     throw new UsageError(`--input ${spec}: no such file or folder`);
   }
   if (st.isFile()) return { root: path.dirname(spec), files: [path.basename(spec)] };
-  const saved = await savedToDisk(spec);
+  const listed = await listFiles(spec);
+  const saved = await savedToDisk(spec, listed);
   if (saved) return { root: spec, files: saved };
   // img2dataset leaves `_stats.json` and a metadata `.parquet` beside each tar: the tars are the data
-  const all = (await listFiles(spec)).filter((f) => !path.basename(f).startsWith('_') && !f.endsWith('_stats.json'));
+  const all = listed.filter((f) => !path.basename(f).startsWith('_') && !f.endsWith('_stats.json'));
   const tars = all.filter((f) => BY_EXT[extOf(f)] === 'webdataset');
   const data = tars.length ? tars : all.filter((f) => BY_EXT[extOf(f)] && !(BY_EXT[extOf(f)] === 'txt' && all.some((g) => IMAGE_FILE.test(g))));
   if (data.length) return { root: spec, files: data };
@@ -108,9 +109,9 @@ async function filesOf(spec: string): Promise<{ root: string; files: string[]; f
  * that each `state.json` names, in its order; its JSON files are metadata, never records. Undefined when `dir`
  * is not one.
  */
-async function savedToDisk(dir: string): Promise<string[] | undefined> {
-  const all = await listFiles(dir, { quiet: true });
-  const states = all.filter((f) => path.basename(f) === 'state.json' && all.includes(path.join(path.dirname(f), 'dataset_info.json')));
+async function savedToDisk(dir: string, all: string[]): Promise<string[] | undefined> {
+  const present = new Set(all);
+  const states = all.filter((f) => path.basename(f) === 'state.json' && present.has(path.join(path.dirname(f), 'dataset_info.json')));
   if (!states.length) return undefined;
   const files: string[] = [];
   for (const s of states) {
@@ -128,7 +129,7 @@ async function savedToDisk(dir: string): Promise<string[] | undefined> {
     }
     for (const n of names) {
       const rel = path.join(path.dirname(s), n);
-      if (!all.includes(rel)) throw new UsageError(`--input ${dir}: ${file} names ${n}, which is not in ${path.join(dir, path.dirname(s))}; the folder is incomplete`);
+      if (!present.has(rel)) throw new UsageError(`--input ${dir}: ${file} names ${n}, which is not in ${path.join(dir, path.dirname(s))}; the folder is incomplete`);
       files.push(rel);
     }
   }
