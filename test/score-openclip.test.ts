@@ -40,8 +40,22 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
     assert.equal(oc.isTestEncoder, true);
     assert.equal(oc.dim, 64);
     assert.equal(oc.tokenizer.contextLength, 77);
-    assert.equal(ocLogs.length, 1);
+    assert.equal(ocLogs.length, 2);
     assert.match(ocLogs[0], /OpenCLIP layout, visual\/model\.onnx \+ textual\/model\.onnx/);
+  });
+
+  test('a graph with the batch fixed at 1 is named in one warning that says how to re-export it; once per model', async () => {
+    assert.match(ocLogs[1]!, /^warning: model openclip-test: .*visual\/model\.onnx \(input image\) and .*textual\/model\.onnx \(input text\) fix the batch size at 1/);
+    assert.match(ocLogs[1]!, /torch\.onnx\.export\(\.\.\.\) of visual\/model\.onnx with dynamic_axes=\{"image": \{0: "batch"\}, "embedding": \{0: "batch"\}\} and textual\/model\.onnx with dynamic_axes=\{"text": \{0: "batch"\}, "embedding": \{0: "batch"\}\}/);
+    const again: string[] = [];
+    const second = await loadModel(OPENCLIP_DIR, { device: 'cpu', log: (l) => again.push(l) });
+    await second.close();
+    assert.equal(again.length, 1, again.join('\n'));
+    // the HF-layout TEST encoder has a dynamic batch: no warning
+    const hfLogs: string[] = [];
+    const dynamic = await loadModel(undefined, { device: 'cpu', log: (l) => hfLogs.push(l) });
+    await dynamic.close();
+    assert.equal(hfLogs.filter((l) => l.startsWith('warning')).length, 0);
   });
 
   test('gives the same image and text embeddings and scores as the HF-layout copy (batch fixed at 1 in the graph)', async () => {
@@ -158,6 +172,24 @@ describe('open_clip text settings', () => {
     assert.equal(cleanText('  A photo_of a  "RED" circle!\n', 'canonicalize'), 'a photo of a red circle');
     assert.equal(cleanText('  A  Red\tCircle. ', 'whitespace'), 'A Red Circle.');
     assert.equal(cleanText('A  Red Circle', 'lower'), 'a red circle');
+  });
+
+  test("every mode cleans as open_clip's basic_clean does: ftfy.fix_text, html.unescape twice (reference pairs from ftfy)", () => {
+    // test/fixtures/caption-clean/make.py: HTML entities, mojibake, curly quotes, ligatures, full width, clean scripts
+    const ref = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'caption-clean', 'reference.json'), 'utf8')) as { pairs: Record<string, string>[] };
+    assert.ok(ref.pairs.length >= 60);
+    for (const p of ref.pairs) {
+      for (const mode of ['whitespace', 'lower', 'canonicalize'] as const) assert.equal(cleanText(p.input!, mode), p[mode], `${mode}: ${JSON.stringify(p.input)}`);
+    }
+  });
+
+  test('the OpenCLIP layout tokenizes repaired captions; the HF layout keeps its tokenizer.json normalisation', () => {
+    const pairs = [['a red circle &amp; a blue star', 'a red circle & a blue star'], ['a red caf\u00c3\u00a9 circle', 'a red caf\u00e9 circle']];
+    for (const [raw, clean] of pairs) {
+      assert.deepEqual(oc.tokenizer.encode(raw!).ids, oc.tokenizer.encode(clean!).ids, raw);
+      // transformers' CLIPTokenizerFast does no ftfy or unescape: neither does the HF layout
+      assert.notDeepEqual(hf.tokenizer.encode(raw!).ids, hf.tokenizer.encode(clean!).ids, raw);
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { recordId, type AnyRecord, type CaptionRecord, type Image, type Interlea
 import { describeErrors, recordValidator } from '../schemas.js';
 import { isStackOverflow, tooDeepDetail } from './depth.js';
 import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageCheckMode, type ImageFailure } from './images.js';
+import { parseJson } from './json.js';
 import type { RawItem } from './readers/types.js';
 
 export interface MapOptions {
@@ -238,7 +239,7 @@ function withExtras(general: string | null, extras: string | null): string | nul
     doc = undefined;
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return general; // not an object: nowhere to put them
-  const add = JSON.parse(extras) as Record<string, unknown>;
+  const add = parseJson(extras) as Record<string, unknown>; // toJson wrote big integers by their digits: keep them
   const keys = Object.keys(add).filter((k) => !(k in (doc as object)));
   if (!keys.length) return general;
   const more = toJson(Object.fromEntries(keys.map((k) => [k, add[k]])))!.slice(1, -1);

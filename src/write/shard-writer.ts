@@ -12,11 +12,11 @@ import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } fro
 import { tmpName } from './atomic.js';
 import { writeError } from './io-error.js';
 import { gzipSync } from 'node:zlib';
-import type { ColumnChunk, SchemaTree } from 'hyparquet';
+import type { ColumnChunk, SchemaElement, SchemaTree } from 'hyparquet';
 import { getSchemaPath } from 'hyparquet/src/schema.js';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
-import { writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
+import { stringBounds, writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
 import { VERSION } from '../version.js';
 
 const gzip = (input: Uint8Array): Uint8Array => {
@@ -97,6 +97,8 @@ function mostlyDistinct(c: ColumnDef, values: unknown[]): boolean {
   return seen.size > n / 2;
 }
 
+/** A UTF-8 string leaf (not raw bytes): its min/max are worth writing. */
+const isString = (e: SchemaElement): boolean => e.type === 'BYTE_ARRAY' && (e.converted_type === 'UTF8' || e.logical_type?.type === 'STRING');
 const isImage = (c: ColumnDef): boolean => c.elements.length === 3 && c.elements[1]!.name === 'bytes' && c.elements[2]!.name === 'path';
 const isFlatBytes = (c: ColumnDef): boolean => c.elements.length === 1 && c.elements[0]!.type === 'BYTE_ARRAY';
 
@@ -107,7 +109,7 @@ const isFlatBytes = (c: ColumnDef): boolean => c.elements.length === 1 && c.elem
 function fastLeaves(c: ColumnDef, values: unknown[], plain: boolean): ByteArrayLeaf[] | undefined {
   const optional = c.elements[0]!.repetition_type !== 'REQUIRED';
   if (isFlatBytes(c) && plain) {
-    return [{ path: [c.name], maxDefinitionLevel: optional ? 1 : 0, value: (i) => (values[i] ?? null) as string | Uint8Array | null, nullLevel: () => 0 }];
+    return [{ path: [c.name], maxDefinitionLevel: optional ? 1 : 0, value: (i) => (values[i] ?? null) as string | Uint8Array | null, nullLevel: () => 0, stats: isString(c.elements[0]!) }];
   }
   if (!isImage(c)) return undefined;
   // {bytes, path}: both leaves OPTIONAL inside the struct (level 2 when present, 1 when only the leaf is null)
@@ -118,8 +120,20 @@ function fastLeaves(c: ColumnDef, values: unknown[], plain: boolean): ByteArrayL
     maxDefinitionLevel: structLevel + 1,
     value: (i) => image(i)?.[key] ?? null,
     nullLevel: (i) => (image(i) == null ? 0 : structLevel),
+    stats: key === 'path',
   });
   return [leaf('bytes'), leaf('path')];
+}
+
+function dictionaryBounds(values: unknown[]): NonNullable<ColumnChunk['meta_data']>['statistics'] {
+  const distinct = new Set<string>();
+  let nulls = 0;
+  for (const v of values) {
+    if (typeof v === 'string') distinct.add(v);
+    else nulls++;
+  }
+  const { min, max } = stringBounds(distinct);
+  return { null_count: BigInt(nulls), ...(min !== undefined ? { min_value: min, max_value: max } : {}) };
 }
 
 /** Schema paths from the root to each leaf under a top-level column. */
@@ -210,6 +224,9 @@ export class ShardWriter {
       this.flushRowGroup();
       this.closeShard();
     }
+    // a row group closes before the row that would take it past its byte budget: only a single row larger than
+    // the budget (one 37 MiB image) makes a larger row group, alone
+    if (this.bufferRows > 0 && this.bufferBytes + bytes > this.opts.maxRowGroupBytes) this.flushRowGroup();
     for (let j = 0; j < this.columns.length; j++) this.buffer[j]!.push(row[this.columns[j]!.name] ?? null);
     this.bufferRows++;
     this.bufferBytes += bytes;
@@ -252,7 +269,7 @@ export class ShardWriter {
             schemaPath,
             codec,
             compressors: COMPRESSORS,
-            // min/max statistics pay off for numbers (score filters push down); on text and bytes they cost time
+            // min/max statistics on numbers let readers skip row groups (strings: below); raw bytes and lists get none
             stats: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
             pageSize: 1 << 20,
             columnIndex: false,
@@ -261,6 +278,9 @@ export class ShardWriter {
           },
           pageData: encodeNestedValues(leafPath, values),
         });
+        // a dictionary string column (kind, source, format) has few distinct values: bound those, not every row
+        // (hyparquet-writer's own statistics encode each value to bytes to compare it)
+        if (c.elements.length === 1 && isString(c.elements[0]!)) chunk.meta_data!.statistics = dictionaryBounds(values);
         chunks.push(chunk);
       }
     }
@@ -297,7 +317,8 @@ export class ShardWriter {
     const kv = [{ key: 'huggingface', value: huggingfaceMetadata(this.columns) }];
     if (this.opts.kvMetadata) kv.push({ key: 'mmcurate', value: JSON.stringify(this.opts.kvMetadata) });
     // GZIP through Node's native zlib at level 1: faster than a JavaScript snappy and half the size (see README)
-    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: `mmcurate ${VERSION}`, codec: 'GZIP', compressors: { GZIP: gzip } });
+    // string bounds longer than 64 bytes are cut (a max rounded up) and marked inexact, as parquet-mr does
+    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: `mmcurate ${VERSION}`, codec: 'GZIP', compressors: { GZIP: gzip }, statisticsTruncateLength: 64 });
     this.current = { fd, tmp, final, sink, writer, rows: 0 };
     return this.current;
   }

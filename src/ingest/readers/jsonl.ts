@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { MAX_DEPTH, nestsDeeperThan, SHALLOW_CHARS, tooDeepDetail } from '../depth.js';
+import { withExactIntegers } from '../json.js';
 import { lineTooLong, readLineBatches } from './lines.js';
 import { BATCH, type RawItem, type Reader } from './types.js';
 
@@ -24,7 +25,7 @@ export const readJsonl: Reader = async function* ({ absPath, relPath, onBytes, p
         continue;
       }
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        const got = Array.isArray(value) ? 'an array' : JSON.stringify(value)?.slice(0, 40);
+        const got = Array.isArray(value) ? 'an array' : typeof value === 'bigint' ? String(value) : JSON.stringify(value)?.slice(0, 40);
         items.push({ file: relPath, location, key: location, baseDir, error: { reason: 'not_an_object', detail: `expected a JSON object, got ${got}` } });
         continue;
       }
@@ -33,7 +34,9 @@ export const readJsonl: Reader = async function* ({ absPath, relPath, onBytes, p
         items.push({ file: relPath, location, key: location, baseDir, error: { reason: 'too_deep', detail: tooDeepDetail('the record') } });
         continue;
       }
-      items.push({ file: relPath, location, key: location, baseDir, fields: value as Record<string, unknown>, plain: true });
+      // a line with an integer beyond 2^53 holds a bigint: not plain JSON any more, metadata writes it by its digits
+      const exact = withExactIntegers(line, value);
+      items.push({ file: relPath, location, key: location, baseDir, fields: exact.value as Record<string, unknown>, plain: !exact.big });
     }
     if (items.length) yield items;
   }
