@@ -8,6 +8,7 @@ import { describeErrors, recordValidator } from '../schemas.js';
 import { isStackOverflow, tooDeepDetail } from './depth.js';
 import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageCheckMode, type ImageFailure } from './images.js';
 import { parseJson } from './json.js';
+import { jsonText } from '../util/json-text.js';
 import type { RawItem } from './readers/types.js';
 
 export interface MapOptions {
@@ -63,25 +64,11 @@ function pick(fields: Record<string, unknown>, kind: Kind, field: string, map: R
   return { value: undefined };
 }
 
-const BIGINT = '\u0000bigint:';
-
-/**
- * Input values as JSON text. Bytes are left out (metadata is text; the image travels in its own column).
- * An INT64 beyond 2^53 (LAION's `hash`) keeps every digit: JSON numbers have no size limit, JavaScript's
- * have, so it is written from its decimal string.
- */
+/** Input values as JSON text (see util/json-text.ts); bytes are left out, big integers keep their digits. */
 function toJson(v: unknown): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') return v;
-  let big = false;
-  const s = JSON.stringify(v, (_k, x) => {
-    if (x instanceof Uint8Array) return undefined;
-    if (typeof x !== 'bigint') return x;
-    if (x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(x);
-    big = true;
-    return BIGINT + x.toString();
-  });
-  return big ? s.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : s;
+  return jsonText(v);
 }
 
 /**
