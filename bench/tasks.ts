@@ -49,14 +49,14 @@ export async function benchTasks(): Promise<string> {
     const work = walk(path.join(out, '_work'));
     const count = (sub: string) => work.filter((f) => f.file.includes(`${path.sep}${sub}${path.sep}`)).length;
     rows.push([
-      tasks,
+      String(tasks),
       best[tasks]!,
-      markers.length,
+      String(markers.length),
       `${Math.max(...plans.map((p) => p.bytes)).toLocaleString('en-US')} B`,
       `${Math.max(...markers.map((m) => m.bytes)).toLocaleString('en-US')} B`,
-      count('assign'),
-      count('rows'),
-      walk(path.join(out, 'data')).length,
+      String(count('assign')),
+      String(count('rows')),
+      String(walk(path.join(out, 'data')).length),
     ]);
   }
   // one task launch on a done task: what every backend pays per task before any work
