@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeDurable } from './markers.js';
+import { pidAlive } from '../util/pid.js';
 
 export const HEARTBEAT_MS = 15_000;
 /** A lock from another host whose heartbeat is older than this belongs to a dead run. */
@@ -24,14 +25,6 @@ interface LockInfo {
   command: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function read(file: string): LockInfo | undefined {
   try {
@@ -44,7 +37,7 @@ function read(file: string): LockInfo | undefined {
 export function lockHolder(dir: string): (LockInfo & { live: boolean }) | undefined {
   const l = read(path.join(dir, '_lock.json'));
   if (!l) return undefined;
-  const live = l.host === os.hostname() ? alive(l.pid) : Date.now() - l.heartbeat < STALE_MS;
+  const live = l.host === os.hostname() ? pidAlive(l.pid) : Date.now() - l.heartbeat < STALE_MS;
   return { ...l, live };
 }
 

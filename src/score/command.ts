@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
-import { summarize } from '../cli/summary.js';
+import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
 import { isKind } from '../records.js';
@@ -177,14 +177,6 @@ export function options(argv: string[]): ScoreOptions {
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const p = parse(argv);
-  if (p.help) {
-    process.stdout.write(help);
-    return 0;
-  }
-  const o = options(argv);
-  const m = await score(o);
-  process.stdout.write(summarize(m, o.out) + '\n');
-  return 0;
+export function run(argv: string[]): Promise<number> {
+  return runStageCommand(argv, help, (a) => parse(a).help, options, score);
 }
