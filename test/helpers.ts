@@ -1,5 +1,5 @@
 /** Shared by the tests: temp folders, running the real CLI, and two independent Parquet readers. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,5 +79,19 @@ export async function runMain(args: string[], opts: { cwd?: string } = {}): Prom
     process.stdout.write = ow;
     process.stderr.write = ew;
     process.chdir(before);
+  }
+}
+
+/** A dataset's manifest.json. */
+export function readManifestOf(d: string): import('../src/write/manifest.js').Manifest {
+  return JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as import('../src/write/manifest.js').Manifest;
+}
+
+/** Every reject line of a dataset (none when it has no rejects folder). */
+export function readRejectsOf(d: string): { file: string; location: string; reason: string; detail: string; [k: string]: unknown }[] {
+  try {
+    return readdirSync(path.join(d, 'rejects')).flatMap((f) => readFileSync(path.join(d, 'rejects', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+  } catch {
+    return [];
   }
 }

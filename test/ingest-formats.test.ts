@@ -1,22 +1,15 @@
 /** Every input format and every bad-input path, on real files (input Parquet written by DuckDB). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cli, duck, readHyparquet, tmpDir, DEMO, ROOT } from './helpers.js';
-import type { Manifest } from '../src/write/manifest.js';
+import { cli, duck, readHyparquet, tmpDir, DEMO, ROOT, readManifestOf, readRejectsOf } from './helpers.js';
 
 const dir = tmpDir();
-const manifest = (d: string): Manifest => JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as Manifest;
-const rejects = (d: string): { file: string; location: string; reason: string; detail: string }[] => {
-  try {
-    return readdirSync(path.join(d, 'rejects')).flatMap((f) => readFileSync(path.join(d, 'rejects', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
-  } catch {
-    return [];
-  }
-};
+const manifest = readManifestOf;
+const rejects = readRejectsOf;
 const img = (name: string): string => path.join(DEMO, 'images', name);
 
 test('CSV and TSV with paths relative to the file, and --map for odd column names', () => {

@@ -4,21 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, truncateSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { cli, readHyparquet, tmpDir, DEMO, ROOT } from './helpers.js';
-import type { Manifest } from '../src/write/manifest.js';
+import { cli, readHyparquet, tmpDir, DEMO, ROOT, readManifestOf, readRejectsOf } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'hf-disk');
 const dir = tmpDir();
-const manifest = (d: string): Manifest => JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as Manifest;
-const rejects = (d: string): { file: string; location: string; reason: string; detail: string }[] => {
-  try {
-    return readdirSync(path.join(d, 'rejects')).flatMap((f) => readFileSync(path.join(d, 'rejects', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
-  } catch {
-    return [];
-  }
-};
+const manifest = readManifestOf;
+const rejects = readRejectsOf;
 const rowsOf = async (out: string): Promise<Record<string, unknown>[]> =>
   (await Promise.all(manifest(out).shards.map((s) => readHyparquet(path.join(out, s.path))))).flat();
 

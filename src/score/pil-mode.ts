@@ -10,6 +10,7 @@
  *   'int'     mode I, a 16-bit grey PNG: resized in 32-bit integers; convert("RGB") clips values above 255
  */
 import type { AnyImageHeader } from '../image/read-header.js';
+import { skipSubBlocks } from '../image/header.js';
 
 export type PilMode = 'rgb' | 'alpha' | 'palette' | 'cmyk' | 'int';
 
@@ -81,11 +82,3 @@ function paletteNeeded(p: Uint8Array): boolean {
   return false;
 }
 
-function skipSubBlocks(b: Uint8Array, pos: number): number {
-  while (pos < b.length) {
-    const n = b[pos]!;
-    pos += 1 + n;
-    if (n === 0) return pos;
-  }
-  return -1;
-}
