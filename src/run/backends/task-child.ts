@@ -1,0 +1,20 @@
+/**
+ * One queue task in its own process (`node task-child.js DIR STEP RANK`), started by `mmcurate worker`:
+ * a task that crashes or runs out of memory takes only this process down, and the worker retries it.
+ * The IPC channel to the worker is this process's lifeline: when the worker dies (kill -9 included), the
+ * channel closes and the task stops at once, so the re-queued copy never runs next to an orphan.
+ */
+import { errorMessage } from '../../errors.js';
+import { runOneTask } from './contract.js';
+
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+
+const [dir, step, rankText] = process.argv.slice(2);
+try {
+  await runOneTask(dir!, step!, Number(rankText));
+  process.exitCode = 0;
+} catch (err) {
+  process.stderr.write(`mmcurate task ${dir} --step ${step} --rank ${rankText}: ${errorMessage(err)}\n`);
+  process.exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
+}
+process.disconnect?.();
