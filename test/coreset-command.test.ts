@@ -209,16 +209,16 @@ const mtime = (f: string): number => statSync(f).mtimeMs;
 test('a re-run after a lost coreset-write marker or shard rebuilds the row results and writes the same shards', async () => {
   const { out, args, want, marker } = await finishedRun();
   // A complete output: a re-run is a no-op (nothing rewritten).
-  const before = mtime(marker('coreset-write', 0));
+  const before = mtime(marker('write', 0));
   assert.equal(await quietRun(args), 0);
-  assert.equal(mtime(marker('coreset-write', 0)), before);
+  assert.equal(mtime(marker('write', 0)), before);
   assert.deepEqual(shardSums(out), want);
 
   // A lost write marker: `_work` is gone, so the row results are rebuilt; only that part is written again.
-  rmSync(marker('coreset-write', 1));
+  rmSync(marker('write', 1));
   assert.equal(await quietRun(args), 0, 'lost write marker');
   assert.deepEqual(shardSums(out), want);
-  assert.equal(mtime(marker('coreset-write', 0)), before, 'the other part was not written again');
+  assert.equal(mtime(marker('write', 0)), before, 'the other part was not written again');
   assert.ok(!existsSync(path.join(out, '_work')));
 
   // A lost shard: its task runs again.
@@ -232,29 +232,35 @@ test('a re-run after a lost coreset-write marker or shard rebuilds the row resul
   assert.deepEqual(shardSums(fresh), want);
 });
 
-test('a re-run after a lost engine.json (or cuts.json) resumes and gives the same shards; other settings are still refused', async () => {
+test('a re-run after a lost manifest or cuts.json resumes and gives the same shards; other settings are still refused', async () => {
   const { out, args, want, marker } = await finishedRun();
-  // The summary alone: rebuilt from the markers and the saved cuts; no task runs again.
-  const assigned = mtime(marker('coreset-assign', 0));
-  const written = mtime(marker('coreset-write', 0));
-  rmSync(path.join(out, '_tasks', 'coreset', 'engine.json'));
-  assert.equal(await quietRun(args), 0, 'lost engine.json');
+  // The manifest alone: rebuilt from the markers and the saved cuts; no other task runs again.
+  const assigned = mtime(marker('assign', 0));
+  const written = mtime(marker('write', 0));
+  const manifest = readFileSync(path.join(out, 'manifest.json'), 'utf8');
+  rmSync(path.join(out, 'manifest.json'));
+  assert.equal(await quietRun(args), 0, 'lost manifest');
   assert.deepEqual(shardSums(out), want);
-  assert.equal(mtime(marker('coreset-assign', 0)), assigned);
-  assert.equal(mtime(marker('coreset-write', 0)), written);
-  assert.ok(existsSync(path.join(out, '_tasks', 'coreset', 'engine.json')));
+  assert.equal(mtime(marker('assign', 0)), assigned);
+  assert.equal(mtime(marker('write', 0)), written);
+  const strip = (t: string) => JSON.stringify({ ...JSON.parse(t), timings_s: null });
+  assert.equal(strip(readFileSync(path.join(out, 'manifest.json'), 'utf8')), strip(manifest));
 
-  // The summary, the cuts and a write marker at once: everything they need is rebuilt.
-  rmSync(path.join(out, '_tasks', 'coreset', 'engine.json'));
+  // The cuts and a write marker at once: everything they need is rebuilt.
   rmSync(path.join(out, '_tasks', 'coreset', 'cuts.json'));
-  rmSync(marker('coreset-write', 0));
-  assert.equal(await quietRun(args), 0, 'lost engine.json, cuts.json and a write marker');
+  rmSync(marker('write', 0));
+  assert.equal(await quietRun(args), 0, 'lost cuts.json and a write marker');
   assert.deepEqual(shardSums(out), want);
 
-  // Without its summary the folder still refuses other settings, and forgets nothing doing so.
-  rmSync(path.join(out, '_tasks', 'coreset', 'engine.json'));
-  await assert.rejects(quietRun(args.map((a) => (a === '7' ? '8' : a))), /holds the output of a different coreset run/);
-  assert.ok(existsSync(marker('coreset-assign', 0)));
-  assert.equal(await quietRun(args), 0);
+  // A torn marker is named and its task redone.
+  writeFileSync(marker('write', 1), '{"rank": 1, "sha');
+  assert.equal(await quietRun(args), 0, 'torn marker');
+  assert.deepEqual(shardSums(out), want);
+
+  // Other settings are refused, naming the difference, and nothing is forgotten doing so.
+  await assert.rejects(quietRun(args.map((a) => (a === '7' ? '8' : a))), /holds the output of a different coreset run \(step train: spec\.cfg\.seed: 7 -> 8/);
+  assert.ok(existsSync(marker('assign', 0)));
+  // How it runs is not what it computes: other threads resume the same run.
+  assert.equal(await quietRun([...args, '--threads', '1']), 0);
   assert.deepEqual(shardSums(out), want);
 });

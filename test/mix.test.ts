@@ -80,7 +80,7 @@ test('45:45:10 by samples: each kind within one sample, the audit passes, same s
   assert.equal((await runCommand(mix, [...INPUTS, ...MM1, '--out', b, '--shard-rows', '50', '--quiet'])).code, 0);
   const again = await runCommand(mix, [...INPUTS, ...MM1, '--out', b, '--seed', '3', '--quiet']);
   assert.equal(again.code, 2);
-  assert.match(again.error!, /already holds a dataset/);
+  assert.match(again.error!, /holds the output of a different mix run \(step mix: spec\.what/);
 });
 
 test('the audit fails on a tampered copy: a changed byte, a missing shard, an extra shard, a wrong row count', async () => {

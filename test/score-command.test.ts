@@ -154,18 +154,18 @@ describe('mmcurate score', () => {
     const scoresFile = (rank: number) => join(out, '_tasks', 'score', `0000${rank}.scores.f64`);
 
     // A filter marker lost after the run: its staged rows are gone with _staging/.
-    rmSync(marker('score-filter', 1));
+    rmSync(marker('filter', 1));
     assert.deepEqual(rerun(), first);
     // A scores file lost (the global cut reads every task's), together with another filter marker.
     rmSync(scoresFile(2));
-    rmSync(marker('score-filter', 3));
+    rmSync(marker('filter', 3));
     assert.deepEqual(rerun(), first);
-    assert.ok(existsSync(scoresFile(2)) && existsSync(marker('score-filter', 3)) && existsSync(marker('score-filter', 1)));
+    assert.ok(existsSync(scoresFile(2)) && existsSync(marker('filter', 3)) && existsSync(marker('filter', 1)));
 
     // A complete output: the re-run is a no-op (no task runs again).
-    const stamps = [0, 1, 2, 3].map((r) => [statSync(marker('score', r)).mtimeMs, statSync(marker('score-filter', r)).mtimeMs]);
+    const stamps = [0, 1, 2, 3].map((r) => [statSync(marker('score', r)).mtimeMs, statSync(marker('filter', r)).mtimeMs]);
     assert.deepEqual(rerun(), first);
-    assert.deepEqual([0, 1, 2, 3].map((r) => [statSync(marker('score', r)).mtimeMs, statSync(marker('score-filter', r)).mtimeMs]), stamps);
+    assert.deepEqual([0, 1, 2, 3].map((r) => [statSync(marker('score', r)).mtimeMs, statSync(marker('filter', r)).mtimeMs]), stamps);
 
     // And the same shards as an uninterrupted run into a fresh folder.
     const fresh = await score({ input, out: join(tmp, 'top-fresh'), keepTop: 0.5, shardRows: 2, batch: 4, workers: 1, device: 'cpu', quiet: true });

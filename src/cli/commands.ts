@@ -22,6 +22,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   audit: { summary: 'audit a written dataset: counts, realized ratios vs recipe, duplicates, scores, manifest check', load: () => import('../audit/command.js') },
   recipes: { summary: 'list the published recipes in pipelines/', load: () => import('../recipes/command.js') },
   run: { summary: 'run a declarative pipeline file (pipelines/*.json)', load: () => import('../pipeline/command.js') },
+  task: { summary: 'run one task of a planned stage (what Slurm, the queue and Kubernetes launch)', load: () => import('../run/task-command.js') },
+  status: { summary: 'progress of a run from its markers: done / failed / running per step, rate, ETA', load: () => import('../run/status-command.js') },
   demo: { summary: 'run the bundled demo pipeline end to end on sample data', load: () => import('../pipeline/demo.js') },
 });
 

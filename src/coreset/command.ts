@@ -3,7 +3,6 @@
  * on CLIP image embeddings, in-cluster deduplication, a clip_score band, a centroid band, a seeded
  * sample) or deduplicate it the SemDeDup way. Recipes give the published values; flags override.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
@@ -12,13 +11,13 @@ import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
 import { DEVICES, type Device } from '../onnx.js';
 import { loadRecipe } from '../recipes/load.js';
-import { markerPath, runStage, type TaskResult } from '../run/executor.js';
-import { Progress } from '../run/progress.js';
-import { tmpName, writeJsonAtomic } from '../write/atomic.js';
-import { buildManifest, writeManifest, type Manifest, type Step } from '../write/manifest.js';
+import { runLocal } from '../run/executor.js';
+import { worldOf, type PlanContext, type StageDef, type StepPlan } from '../run/contract.js';
+import { readManifest, type Manifest } from '../write/manifest.js';
+import type { CoresetManifestSpec } from './manifest.js';
 import type { CoresetConfig } from './config.js';
-import { runEngine, type EngineResult } from './engine.js';
-import { paths, type CoresetTaskSpec } from './layout.js';
+import { planEngine } from './engine.js';
+import type { CoresetTaskSpec } from './layout.js';
 import { resolveConfig, type CoresetFlags, type CoresetSection } from './recipe.js';
 import { describeInput, type SourceSpec } from './source.js';
 import type { WriteSettings } from './write.js';
@@ -42,6 +41,7 @@ const flags: Flags = {
   threads: { type: 'number', integer: true, min: 1, help: 'onnxruntime threads (default: all cores)' },
   'bucket-mb': { type: 'number', above: 0, help: 'embeddings per dedup bucket in memory, MiB (default 256)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
+  tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (assign, dedup, write; default: one per input part or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spilled buckets, row results) after a successful run' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };
@@ -64,17 +64,16 @@ export interface CoresetOptions {
   flags: CoresetFlags;
   shardRows?: number;
   keepWork?: boolean;
+  tasks?: number;
   quiet?: boolean;
   command?: string[];
 }
 
-const TASKS = new URL('./tasks.js', import.meta.url).href;
-
-/** Run the stage; returns the manifest it wrote. */
-export async function coreset(o: CoresetOptions): Promise<Manifest> {
+/** Plans the coreset's steps: the engine's four, then write and the manifest. */
+async function planCoreset(o: CoresetOptions, ctx: PlanContext): Promise<StepPlan[]> {
   if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate coreset: --out must differ from --input');
   let section: CoresetSection | undefined;
-  let recipeInfo: Record<string, unknown> | undefined;
+  let recipeInfo: Record<string, unknown> | null = null;
   if (o.recipe) {
     const r = loadRecipe(o.recipe);
     if (!r.coreset) throw new UsageError(`--recipe ${o.recipe}: ${r.file} has no "coreset" section; use a coreset recipe (bunny-laion-2m, semdedup)`);
@@ -83,89 +82,47 @@ export async function coreset(o: CoresetOptions): Promise<Manifest> {
   }
   const source = await describeInput(o.input);
   const cfg = resolveConfig(section, o.flags, o.recipe ?? 'flags');
-  const log = (s: string): void => {
-    if (!o.quiet) process.stderr.write(s + '\n');
-  };
-
-  const engineFile = path.join(paths.state(o.out), 'engine.json');
-  let eng: Omit<EngineResult, 'cuts'> & { cuts: unknown };
-  let spec: CoresetTaskSpec;
   const settings = await outputSettings(source);
-  const summary = existsSync(engineFile) ? (JSON.parse(readFileSync(engineFile, 'utf8')) as typeof eng) : undefined;
-  if (summary && JSON.stringify(summary.spec.cfg) !== JSON.stringify(cfg)) {
-    throw new UsageError(`${o.out} holds a finished coreset run with other settings; choose another --out or delete it`);
-  }
-  const toWrite = unwrittenParts(o.out, source.parts.length);
-  if (summary && toWrite === 0 && existsSync(path.join(o.out, 'manifest.json'))) {
-    // A finished run: its write markers and summary are all a re-run needs.
-    eng = summary;
-    spec = { ...eng.spec, write: settings };
-  } else {
-    // Anything else resumes in the engine, which rebuilds the row results (`_work` is gone after a
-    // success) only when a write task must run again.
-    const e = await runEngine(source, cfg, { outDir: o.out, log, quiet: o.quiet, needRows: toWrite > 0 });
-    spec = { ...e.spec, write: settings };
-    eng = e;
-  }
-  const progress = new Progress('coreset write', source.total, 'rows', o.quiet);
-  const t0 = performance.now();
-  const results = await runStage<CoresetTaskSpec>({ outDir: o.out, stage: 'coreset-write', world: source.parts.length, workers: 1, taskModule: TASKS, spec: { ...spec, write: { ...(spec.write as WriteSettings), maxShardRows: o.shardRows } }, progress });
-  progress.finish();
-  const seconds = { ...eng.seconds, write: (performance.now() - t0) / 1000 };
-
-  const work = paths.work(o.out);
-  if (existsSync(paths.centroids(work))) {
-    const to = path.join(o.out, 'centroids.npy');
-    copyFileSync(paths.centroids(work), tmpName(to));
-    renameSync(tmpName(to), to);
-  }
-  const manifest = buildManifest({
-    stage: 'coreset',
-    layout: (spec.write as WriteSettings).layout,
-    command: o.command ?? ['mmcurate', 'coreset'],
-    results,
-    columns: (spec.write as WriteSettings).columns,
-    steps: steps(cfg, eng.counts, results),
-    extra: {
-      input: path.resolve(o.input),
-      input_layout: source.layout,
-      recipe: recipeInfo ?? null,
-      coreset: describeConfig(cfg),
-      kmeans: { ...eng.kmeans, centroids: 'centroids.npy' },
-      dedup: eng.dedup,
-      bands: eng.cuts,
-      timings_s: seconds,
-    },
-  });
-  writeManifest(o.out, manifest);
-  writeJsonAtomic(engineFile, { ...eng, seconds });
-  if (!o.keepWork) {
-    rmSync(work, { recursive: true, force: true });
-    const parent = path.dirname(work);
-    if (existsSync(parent) && readdirSync(parent).length === 0) rmSync(parent, { recursive: true });
-  }
-  return manifest;
+  const { plans, spec } = await planEngine(source, cfg, path.resolve(o.out), ctx.tasks, o.quiet);
+  const write: CoresetTaskSpec = { ...spec, step: 'write', write: { ...settings, maxShardRows: o.shardRows } };
+  const manifest: CoresetManifestSpec = {
+    command: ctx.command,
+    input: path.resolve(o.input),
+    recipe: recipeInfo,
+    coreset: describeConfig(cfg),
+    keepWork: !!o.keepWork,
+    spec: write,
+    worlds: {},
+  };
+  const all: StepPlan[] = [
+    ...plans,
+    { step: 'write', world: worldOf(source.parts.length, ctx.tasks), module: 'coreset/tasks.js', spec: write, how: ['cfg.threads'], needs: ['bands', 'dedup', 'assign'], lanes: 1, total: source.total, unit: 'rows' },
+  ];
+  manifest.worlds = Object.fromEntries(all.map((p) => [p.step, p.world]));
+  all.push({ step: 'manifest', world: 1, module: 'coreset/manifest.js', spec: manifest, how: ['command', 'keepWork', 'spec.cfg.threads'] });
+  return all;
 }
 
-/**
- * How many write tasks have to run: those without a marker, and those whose shards or rejects are gone
- * (their marker is removed, so the executor runs them again).
- */
-function unwrittenParts(out: string, parts: number): number {
-  let n = 0;
-  for (let p = 0; p < parts; p++) {
-    const marker = markerPath(out, 'coreset-write', p);
-    if (!existsSync(marker)) {
-      n++;
-      continue;
-    }
-    const done = JSON.parse(readFileSync(marker, 'utf8')) as TaskResult;
-    const files = [...done.shards.map((x) => x.path), ...(done.rejects ? [done.rejects.path] : [])];
-    if (files.every((f) => existsSync(path.join(out, f)))) continue;
-    rmSync(marker);
-    n++;
-  }
-  return n;
+/** The coreset stage under the contract. */
+export const stage: StageDef<CoresetOptions> = {
+  command: 'coreset',
+  parse: options,
+  out: (o) => o.out,
+  steps: () => [
+    { name: 'train', global: true, gpu: true },
+    { name: 'assign', global: false, gpu: true },
+    { name: 'dedup', global: false, gpu: true },
+    { name: 'bands', global: true },
+    { name: 'write', global: false },
+    { name: 'manifest', global: true },
+  ],
+  plan: planCoreset,
+};
+
+/** Run the stage; returns the manifest it wrote. */
+export async function coreset(o: CoresetOptions): Promise<Manifest> {
+  await runLocal(stage, o, { tasks: o.tasks, quiet: o.quiet, command: o.command ?? ['mmcurate', 'coreset'], argv: o.command?.slice(2) ?? null });
+  return readManifest(o.out);
 }
 
 /** The output's layout, columns and Parquet key-value metadata. */
@@ -187,7 +144,7 @@ async function outputSettings(source: SourceSpec): Promise<WriteSettings> {
   return { layout: 'caption', columns, kv: { embedding_dim: source.dim, model: 'precomputed (clip-retrieval layout)', stage: 'coreset' } };
 }
 
-function describeConfig(c: CoresetConfig): Record<string, unknown> {
+export function describeConfig(c: CoresetConfig): Record<string, unknown> {
   return {
     k: c.k,
     niter: c.niter,
@@ -204,21 +161,6 @@ function describeConfig(c: CoresetConfig): Record<string, unknown> {
   };
 }
 
-/** Bunny-style accounting: N -> dedup -> clip band -> centroid band -> sample. */
-function steps(c: CoresetConfig, n: EngineResult['counts'], results: TaskResult[]): Step[] {
-  const s: Step[] = [];
-  const valid = n.read - n.invalid;
-  s.push({ name: 'embeddings', in: n.read, out: valid });
-  if (c.dedup) s.push({ name: `dedup ${c.dedup.rule} (cos ${c.dedup.rule === 'semdedup' ? '>=' : '>'} ${c.dedup.threshold}, k=${c.k})`, in: valid, out: n.dedup });
-  if (c.clipBand) s.push({ name: `clip_score band ${c.clipBand.lo}-${c.clipBand.hi}%`, in: n.dedup, out: n.clipBand });
-  if (c.centroidBand) s.push({ name: `centroid band ${c.centroidBand.lo}-${c.centroidBand.hi}%`, in: n.clipBand, out: n.centroidBand });
-  if (c.target !== undefined) s.push({ name: `sample ${c.target}`, in: n.centroidBand, out: n.sample });
-  const written = results.reduce((a, r) => a + r.shards.reduce((b, x) => b + x.rows, 0), 0);
-  if (written !== n.sample) throw new Error(`coreset: ${written} rows written but the selection kept ${n.sample}`);
-  return s;
-}
-
-
 /** Checks an argv without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
   parse(argv);
@@ -228,20 +170,15 @@ function parse(argv: string[]): Parsed {
   return parseFlagsOnly(argv, flags, 'coreset', 'coreset reads one dataset, --input DIR (boolean flags take no value)');
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** The options of a command line; the checks that need the input run when the stage is planned. */
+export function options(argv: string[]): CoresetOptions {
   const p = parse(argv);
-  if (p.help) {
-    process.stdout.write(help);
-    return 0;
-  }
   const device = str(p, 'device') ?? 'cpu';
   if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`mmcurate coreset: unsupported --device "${device}". Should be one of: ${DEVICES.join(', ')}`);
-  const seed = num(p, 'seed');
   const target = p.flags.target;
-  const out = required(p, 'out', 'coreset');
-  const m = await coreset({
+  return {
     input: required(p, 'input', 'coreset'),
-    out,
+    out: required(p, 'out', 'coreset'),
     recipe: str(p, 'recipe'),
     flags: {
       k: num(p, 'k'),
@@ -254,16 +191,27 @@ export async function run(argv: string[]): Promise<number> {
       clipBand: str(p, 'clip-band'),
       centroidBand: str(p, 'centroid-band'),
       target: target === undefined ? undefined : String(target),
-      seed,
+      seed: num(p, 'seed'),
       device: device as Device,
       threads: num(p, 'threads'),
       bucketMb: num(p, 'bucket-mb'),
     },
     shardRows: num(p, 'shard-rows'),
     keepWork: bool(p, 'keep-work'),
+    tasks: num(p, 'tasks'),
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'coreset', ...argv],
-  });
-  process.stdout.write(summarize(m, out) + '\n');
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parse(argv);
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const o = options(argv);
+  const m = await coreset(o);
+  process.stdout.write(summarize(m, o.out) + '\n');
   return 0;
 }

@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { TaskContext, TaskOutput } from '../run/executor.js';
+import { eachItem, strided, type TaskContext, type TaskOutput } from '../run/contract.js';
 import { f16Table, f32ToF16 } from '../util/float16.js';
 import { NpyReader, readNpy, type NpyArray } from '../util/npy.js';
 import { createDedupKernel, dedupCluster } from './dedup.js';
@@ -18,11 +18,21 @@ import { CHUNK_ROWS, NearestCentroid, RowStats } from './matmul.js';
 import { partOf, readPart } from './source.js';
 import { readSpilled, SpillWriter, type Cols } from './spill.js';
 
+/**
+ * Rank r of `world` takes parts (assign, write) or buckets (dedup) r, r + world, …; each item keeps its own
+ * file names, so what is written does not depend on the number of ranks.
+ */
 export async function runTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
-  if (spec.step === 'assign') return assignTask(spec, ctx);
-  if (spec.step === 'dedup') return dedupTask(spec, ctx);
+  const count = spec.step === 'dedup' ? spec.buckets : spec.source.parts.length;
   const { writeTask } = await import('./write.js');
-  return writeTask(spec, ctx);
+  const one = spec.step === 'assign' ? assignTask : spec.step === 'dedup' ? dedupTask : writeTask;
+  return eachItem(strided(count, ctx.rank, ctx.world), (item) => one(spec, { ...ctx, rank: item }));
+}
+
+/** A spill file and its index, relative to the stage folder (the marker's intermediate files). */
+function spillFiles(outDir: string, file: string): string[] {
+  const rel = path.relative(outDir, file);
+  return [rel, `${rel}.idx.json`];
 }
 
 /** Raw inner product of float16 row i of x with centroid c. */
@@ -121,7 +131,8 @@ async function assignTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<Task
   }
   await spill.close();
   await bad.close();
-  return { shards: [], stats: {}, extra: { read, invalid, skipped } };
+  const files = [...spillFiles(ctx.outDir, paths.assign(spec.work, p)), ...spillFiles(ctx.outDir, paths.invalid(spec.work, p))];
+  return { shards: [], stats: {}, files, extra: { read, invalid, skipped } };
 }
 
 async function dedupTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
@@ -201,7 +212,7 @@ async function dedupTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskO
   const out = await SpillWriter.create(paths.rows(spec.work, b), rowColumns(spec), 16 << 20);
   await out.add(partKey, { row, dupRow, score, sim, cluster, status, dupId: dupId ?? new Int32Array(0) }, n);
   await out.close();
-  return { shards: [], stats: {}, extra: { rows: n, clusters, largest, pairs, dropped } };
+  return { shards: [], stats: {}, files: spillFiles(ctx.outDir, paths.rows(spec.work, b)), extra: { rows: n, clusters, largest, pairs, dropped } };
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
-import type { TaskContext, TaskOutput } from '../run/executor.js';
+import type { TaskContext, TaskOutput } from '../run/contract.js';
 import { Accounting } from '../write/accounting.js';
 import { RejectWriter, type Reject } from '../write/rejects.js';
 import { ShardWriter } from '../write/shard-writer.js';

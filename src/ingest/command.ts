@@ -1,19 +1,18 @@
 /** `mmcurate ingest`: raw captions, interleaved documents or text corpora → sharded Parquet + manifest. */
-import os from 'node:os';
 import { UsageError } from '../errors.js';
 import { isKind, KINDS, type Kind } from '../records.js';
 import { bool, formatHelp, keyValues, list, num, parseArgs, required, str, type Flags } from '../cli/args.js';
 import { summarize } from '../cli/summary.js';
-import { runStage } from '../run/executor.js';
+import { runLocal } from '../run/executor.js';
+import { worldOf, type StageDef } from '../run/contract.js';
 import sharp from 'sharp';
-import { Progress } from '../run/progress.js';
-import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
-import { selectColumns } from '../write/parquet-schema.js';
+import { readManifest, type Manifest } from '../write/manifest.js';
 import { expandInputs, FORMATS, type Format, type InputUnit } from './detect.js';
 import { DEFAULT_MAX_PIXELS, IMAGE_CHECK_MODES, type ImageCheckMode } from './images.js';
 import { DEFAULT_PART_BYTES, splitUnits } from './split.js';
 import { FIELD_NAMES } from './map.js';
 import type { IngestSpec } from './task.js';
+import type { IngestManifestSpec } from './manifest.js';
 
 const flags: Flags = {
   kind: { type: 'string', help: `record kind: ${KINDS.join(' | ')}` },
@@ -78,54 +77,52 @@ export function assign(units: InputUnit[], world: number): number[][] {
   return out;
 }
 
-export async function ingest(o: IngestOptions): Promise<Manifest> {
-  const files = await expandInputs(o.inputs, o.kind, o.format);
-  const units = await splitUnits(files, { partBytes: o.partBytes ?? DEFAULT_PART_BYTES, textSplit: o.textSplit ?? 'line' });
-  const world = Math.max(1, Math.min(o.tasks ?? units.length, 256, units.length));
-  const spec: IngestSpec = {
-    kind: o.kind,
-    units,
-    assignment: assign(units, world),
-    map: o.map ?? {},
-    maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
-    imageCheck: o.imageCheck ?? 'decode',
-    strict: !!o.strict,
-    textSplit: o.textSplit ?? 'line',
-    ...(o.csvColumns?.length ? { csvColumns: o.csvColumns } : {}),
-    shard: o.shard ?? {},
-  };
-  const total = units.reduce((a, u) => a + u.bytes, 0);
-  const progress = new Progress('ingest', total, 'bytes', o.quiet);
-  // Many small images are decoded side by side: one libvips thread per image avoids oversubscribing the
-  // cores (measured: 256x256 JPEGs, 16 in flight on 2 cores, 572 -> 611 images/s). The setting is global to
-  // the process, so it is restored for the stages that run after this one.
-  const vipsThreads = sharp.concurrency();
-  sharp.concurrency(1);
-  let results;
-  try {
-    results = await runStage({
-      outDir: o.out,
-      stage: 'ingest',
+/** The ingest stage under the contract: one ranked step over the input parts, then the manifest. */
+export const stage: StageDef<IngestOptions> = {
+  command: 'ingest',
+  parse: options,
+  out: (o) => o.out,
+  steps: () => [{ name: 'ingest', global: false }, { name: 'manifest', global: true }],
+  setup() {
+    // Many small images are decoded side by side: one libvips thread per image avoids oversubscribing the
+    // cores (measured: 256x256 JPEGs, 16 in flight on 2 cores, 572 -> 611 images/s). The setting is global to
+    // the process, so it is restored for the stages that run after this one.
+    const vipsThreads = sharp.concurrency();
+    sharp.concurrency(1);
+    return () => void sharp.concurrency(vipsThreads);
+  },
+  async plan(o, ctx) {
+    const files = await expandInputs(o.inputs, o.kind, o.format);
+    const units = await splitUnits(files, { partBytes: o.partBytes ?? DEFAULT_PART_BYTES, textSplit: o.textSplit ?? 'line' });
+    const world = worldOf(Math.min(o.tasks ?? units.length, 256, units.length), ctx.tasks);
+    const spec: IngestSpec = {
+      kind: o.kind,
+      units,
+      assignment: assign(units, world),
+      map: o.map ?? {},
+      maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
+      imageCheck: o.imageCheck ?? 'decode',
+      strict: !!o.strict,
+      textSplit: o.textSplit ?? 'line',
+      ...(o.csvColumns?.length ? { csvColumns: o.csvColumns } : {}),
+      shard: o.shard ?? {},
+    };
+    const manifest: IngestManifestSpec = {
+      kind: o.kind,
+      command: ctx.command,
       world,
-      workers: o.workers ?? os.availableParallelism(),
-      taskModule: new URL('./task.js', import.meta.url).href,
-      spec,
-      progress,
-    });
-  } finally {
-    sharp.concurrency(vipsThreads);
-  }
-  progress.finish();
-  const manifest = buildManifest({
-    stage: 'ingest',
-    layout: o.kind,
-    command: o.command ?? ['mmcurate', 'ingest'],
-    results,
-    columns: selectColumns(o.kind).map((c) => c.name),
-    extra: { inputs: files.map((u) => ({ source: u.source, path: u.absPath, format: u.format, bytes: u.bytes, parts: units.filter((p) => p.absPath === u.absPath).length })) },
-  });
-  writeManifest(o.out, manifest);
-  return manifest;
+      inputs: files.map((u) => ({ source: u.source, path: u.absPath, format: u.format, bytes: u.bytes, parts: units.filter((p) => p.absPath === u.absPath).length })),
+    };
+    return [
+      { step: 'ingest', world, module: 'ingest/task.js', spec, total: units.reduce((a, u) => a + u.bytes, 0), unit: 'bytes' },
+      { step: 'manifest', world: 1, module: 'ingest/manifest.js', spec: manifest, how: ['command'] },
+    ];
+  },
+};
+
+export async function ingest(o: IngestOptions): Promise<Manifest> {
+  await runLocal(stage, o, { tasks: o.tasks, workers: o.workers, quiet: o.quiet, command: o.command ?? ['mmcurate', 'ingest'], argv: o.command?.slice(2) ?? null });
+  return readManifest(o.out);
 }
 
 function csvColumns(values: string[]): string[] | undefined {
@@ -142,12 +139,9 @@ export function check(argv: string[]): void {
   parseArgs(argv, flags, 'ingest');
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** The options of a command line; every check that needs no input file is done here. */
+export function options(argv: string[]): IngestOptions {
   const p = parseArgs(argv, flags, 'ingest');
-  if (p.help) {
-    process.stdout.write(help);
-    return 0;
-  }
   const kind = required(p, 'kind', 'ingest');
   if (!isKind(kind)) throw new UsageError(`mmcurate ingest: unsupported --kind "${kind}". Should be one of: ${KINDS.join(', ')}`);
   const inputs = [...list(p, 'input'), ...p.positional];
@@ -166,7 +160,7 @@ export async function run(argv: string[]): Promise<number> {
   const fields = Object.keys(FIELD_NAMES[kind]);
   const unknown = Object.keys(map).filter((f) => !fields.includes(f));
   if (unknown.length) throw new UsageError(`mmcurate ingest: --map ${unknown[0]}=...: ${kind} records have no field "${unknown[0]}"; the fields are ${fields.join(', ')} (--map FIELD=COLUMN)`);
-  const m = await ingest({
+  return {
     kind,
     inputs,
     out,
@@ -183,8 +177,17 @@ export async function run(argv: string[]): Promise<number> {
     shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')) },
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'ingest', ...argv],
-  });
-  process.stdout.write(summarize(m, out) + '\n');
-  return 0;
+  };
 }
 
+export async function run(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, flags, 'ingest');
+  if (p.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const o = options(argv);
+  const m = await ingest(o);
+  process.stdout.write(summarize(m, o.out) + '\n');
+  return 0;
+}

@@ -7,7 +7,7 @@ import type { Kind } from '../records.js';
 import { Accounting } from '../write/accounting.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter, type Row } from '../write/shard-writer.js';
-import type { TaskContext, TaskOutput } from '../run/executor.js';
+import type { TaskContext, TaskOutput } from '../run/contract.js';
 import pLimit from 'p-limit';
 import { mapOrdered } from '../run/ordered.js';
 import type { InputUnit } from './detect.js';

@@ -1,9 +1,13 @@
 /**
  * `mmcurate mix`: a training mixture at chosen ratios, from ingest (score, coreset) outputs. Validates
  * everything first, plans counts, picks rows and their order as index arrays, then writes the shards in a
- * staging folder that is renamed to --out only when complete: a failed run leaves nothing in --out.
+ * --out under the stage contract: a shard appears whole or not at all, and the manifest (written last) marks
+ * the mixture complete; a failed run is resumed by running it again.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { runLocal } from '../run/executor.js';
+import { markerState } from '../run/markers.js';
+import type { StageDef } from '../run/contract.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { formatHelp, list, num, parseFlagsOnly, str, type Flags, type Parsed } from '../cli/args.js';
@@ -11,7 +15,6 @@ import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
 import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
 import { Progress } from '../run/progress.js';
-import { assertOutFolder, tmpName } from '../write/atomic.js';
 import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
 import { selectColumns } from '../write/parquet-schema.js';
 import { openInputs } from './inputs.js';
@@ -55,29 +58,6 @@ function oneOf<T extends string>(flag: string, v: string | undefined, allowed: r
   if (v === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} ${v}: expected one of ${allowed.join(', ')}`);
   return v as T;
-}
-
-/** --out must be new or empty; a finished mixture of the same spec is left as it is (a re-run is a no-op). */
-function prepareOut(out: string, specHash: string): 'fresh' | 'done' {
-  assertOutFolder(out);
-  const parent = path.dirname(out);
-  if (existsSync(parent)) {
-    // Staging folders of killed runs.
-    for (const e of readdirSync(parent)) if (e.startsWith(`${path.basename(out)}.`) && /\.\d+\.tmp$/.test(e)) rmSync(path.join(parent, e), { recursive: true, force: true });
-  }
-  if (!existsSync(out)) return 'fresh';
-  const mf = path.join(out, 'manifest.json');
-  if (existsSync(mf)) {
-    try {
-      const m = JSON.parse(readFileSync(mf, 'utf8')) as { mix?: { spec_hash?: string } };
-      if (m.mix?.spec_hash === specHash) return 'done';
-    } catch {
-      /* not ours: refused below */
-    }
-    throw new UsageError(`--out ${out}: already holds a dataset (a different mixture or another stage's output); remove it or choose another folder`);
-  }
-  if (readdirSync(out).length > 0) throw new UsageError(`--out ${out}: exists and is not empty; choose a new folder`);
-  return 'fresh';
 }
 
 function pct(x: number): string {
@@ -136,15 +116,12 @@ function parse(argv: string[]): Parsed {
   return parseFlagsOnly(argv, flags, 'mix', 'inputs go in --input KIND=DIR');
 }
 
-export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
+/**
+ * The whole mix, as the stage's one global task: reads the inputs, plans and selects, writes the shards and
+ * the manifest into `out`. Returns the text the command prints.
+ */
+export async function mixInto(argv: string[], out: string): Promise<{ manifest: Manifest; report: string }> {
   const p = parse(argv);
-  if (p.help) {
-    write(help);
-    return 0;
-  }
-  const outFlag = str(p, 'out');
-  if (!outFlag) throw new UsageError('mmcurate mix: --out is required (see mmcurate mix --help)');
-  const out = path.resolve(outFlag);
   const specs = list(p, 'input').map(parseInput);
   if (!specs.length) throw new UsageError('mmcurate mix: give at least one --input KIND=DIR (e.g. --input caption=out/captions)');
   const ratioFlag = str(p, 'ratio');
@@ -202,11 +179,6 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
       }),
     )
     .digest('hex');
-  if (prepareOut(out, specHash) === 'done') {
-    if (!p.flags.quiet) process.stderr.write(`mix: ${out} already holds this mixture (same inputs, recipe and seed); nothing to do\n`);
-    return 0;
-  }
-
   const rowSets: SourceRows[] = sources.map((s) => ({ rows: s.rows.length, ...(s.tokens ? { tokens: s.tokens } : {}) }));
   const selections = selectRows(plan, rowSets, seedUsed);
   refuseEmpty(plan, rowSets, selections);
@@ -220,7 +192,7 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
   );
   const rows = selections.reduce((a, s) => a + s.rows.length, 0);
   const optional = datasets.some((d) => d.hasClipScore) ? ['clip_score'] : [];
-  const staging = tmpName(out);
+  const staging = out;
   const progress = new Progress('mix', rows, 'rows', !!p.flags.quiet);
   let done = 0;
   try {
@@ -290,12 +262,40 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
       extra: { mix, inputs: datasets.map((d) => ({ kind: d.spec.kind, dir: d.dir, weight: d.spec.weight ?? null, rows: d.rows })) },
     });
     writeManifest(staging, manifest);
-    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-    renameSync(staging, out);
-    write(report(plan, selections, notes, out, manifest));
-    return 0;
-  } catch (err) {
-    rmSync(staging, { recursive: true, force: true });
-    throw err;
+    return { manifest, report: report(plan, selections, notes, out, manifest) };
+  } finally {
+    rmSync(path.join(out, '_mix_tmp'), { recursive: true, force: true });
   }
+}
+
+/** The mix stage under the contract: one global task (selection needs every input's counts; see docs/ARCHITECTURE.md). */
+export const stage: StageDef<{ argv: string[]; out: string; quiet: boolean }> = {
+  command: 'mix',
+  parse(argv) {
+    const p = parse(argv);
+    const outFlag = str(p, 'out');
+    if (!outFlag) throw new UsageError('mmcurate mix: --out is required (see mmcurate mix --help)');
+    return { argv, out: path.resolve(outFlag), quiet: !!p.flags.quiet };
+  },
+  out: (o) => o.out,
+  steps: () => [{ name: 'mix', global: true }],
+  async plan(o) {
+    // what the mixture is: every flag but where it goes and how loudly
+    const what = o.argv.filter((a, i, all) => !/^--(out|quiet)(=|$)/.test(a) && !(all[i - 1] === '--out' && !a.startsWith('--')));
+    const inputs = list(parse(o.argv), 'input').map((v) => { const eq = v.indexOf('='); return path.resolve(v.slice(eq + 1).replace(/:[0-9.]+$/, '')); });
+    return [{ step: 'mix', world: 1, module: 'mix/task.js', spec: { argv: o.argv, what, inputs }, how: ['argv'] }];
+  },
+};
+
+export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
+  const p = parse(argv);
+  if (p.help) {
+    write(help);
+    return 0;
+  }
+  const o = stage.parse(argv);
+  await runLocal(stage, o, { quiet: o.quiet, command: ['mmcurate', 'mix', ...argv], argv });
+  const m = markerState(o.out, 'mix', 0);
+  if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? ''));
+  return 0;
 }

@@ -4,21 +4,28 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { assertOutFolder } from '../write/atomic.js';
 import { COMMANDS, type CommandModule } from '../cli/commands.js';
-import { formatHelp, parseArgs, required, type Flags } from '../cli/args.js';
+import { formatHelp, num, parseArgs, required, type Flags, type Parsed } from '../cli/args.js';
+import { pipelineJobs, withTasks, type StepJob } from '../run/jobs.js';
+import { fileURLToPath } from 'node:url';
 import { loadPipeline, stageArgv } from './load.js';
+
+/** Backend modules by --executor name: each exports `flags` and `submit(jobs, opts)`. */
+const EXECUTORS = ['slurm', 'queue', 'k8s'] as const;
 
 const flags: Flags = {
   out: { type: 'string', help: 'output folder; each stage writes OUT/<stage name>' },
   from: { type: 'string', help: 'start at this stage (earlier stages must be done)' },
+  tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step of every stage: the same N gives the same shards whatever runs them' },
+  executor: { type: 'string', help: `where the tasks run: local (default) | ${EXECUTORS.join(' | ')} (see README, "Running on a cluster")` },
 };
 
 export const help = formatHelp(
-  'mmcurate run PIPELINE.json --out DIR',
+  'mmcurate run PIPELINE.json --out DIR [--tasks N] [--executor local|slurm|queue|k8s]',
   'Runs a declarative pipeline (see pipelines/ and schemas/pipeline.schema.json). Finished tasks are skipped on a re-run.',
   flags,
 );
 
-export async function runPipeline(file: string, outDir: string, from?: string): Promise<number> {
+export async function runPipeline(file: string, outDir: string, from?: string, tasks?: number): Promise<number> {
   const p = loadPipeline(file);
   assertOutFolder(outDir);
   let start = 0;
@@ -36,7 +43,7 @@ export async function runPipeline(file: string, outDir: string, from?: string): 
     const s = p.stages[i]!;
     const entry = COMMANDS[s.stage];
     if (!entry) throw new UsageError(`${file}: /stages/${i}/stage: "${s.stage}" is not available in this build (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    const argv = stageArgv(p, i, file, outDir);
+    const argv = withTasks(s.stage, stageArgv(p, i, file, outDir), tasks);
     const mod = await entry.load();
     try {
       mod.check?.(argv);
@@ -64,14 +71,46 @@ export async function runPipeline(file: string, outDir: string, from?: string): 
   return 0;
 }
 
+
+interface Backend {
+  flags: Flags;
+  submit(jobs: StepJob[] & { skipped?: string[] }, o: { out: string; flags: Parsed['flags']; bin: string[] }): Promise<number>;
+}
+
+async function backend(name: string): Promise<Backend> {
+  if (!(EXECUTORS as readonly string[]).includes(name)) throw new UsageError(`mmcurate run: unknown --executor "${name}". Should be one of: local, ${EXECUTORS.join(', ')}`);
+  return (await import(`../run/backends/${name}.js`)) as Backend;
+}
+
+/** --executor's value, read before the flags are parsed (each backend adds its own flags). */
+function executorOf(argv: string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--executor=')) return a.slice(11);
+    if (a === '--executor' && argv[i + 1]) return argv[i + 1]!;
+  }
+  return 'local';
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, flags, 'run');
+  const executor = executorOf(argv);
+  const be = executor === 'local' ? undefined : await backend(executor);
+  const all: Flags = { ...flags, ...(be?.flags ?? {}) };
+  const p = parseArgs(argv, all, 'run');
   if (p.help) {
-    process.stdout.write(help);
+    process.stdout.write(be ? formatHelp(`mmcurate run PIPELINE.json --out DIR --executor ${executor} --tasks N`, `Submits every step of the pipeline to ${executor} and returns; follow it with mmcurate status DIR.`, all) : help);
     return 0;
   }
   const file = p.positional[0];
   if (!file) throw new UsageError('mmcurate run: name a pipeline file, e.g. mmcurate run pipelines/demo.json --out out/');
   if (p.positional.length > 1) throw new UsageError(`mmcurate run: unexpected argument "${p.positional[1]}"; run takes one pipeline file`);
-  return runPipeline(file, required(p, 'out', 'run'), p.flags.from as string | undefined);
+  const out = required(p, 'out', 'run');
+  const tasks = num(p, 'tasks');
+  if (!be) return runPipeline(file, out, p.flags.from as string | undefined, tasks);
+  if (tasks === undefined) throw new UsageError(`mmcurate run --executor ${executor} needs --tasks N: the number of tasks of every parallel step, fixed before any data is read so every step can be submitted at once`);
+  if (p.flags.from !== undefined) throw new UsageError(`mmcurate run --executor ${executor}: --from is for local runs; a re-submission skips finished tasks by itself`);
+  assertOutFolder(out);
+  const jobs = await pipelineJobs(file, out, tasks);
+  const bin = [process.execPath, path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'mmcurate')];
+  return be.submit(jobs, { out: path.resolve(out), flags: p.flags, bin });
 }

@@ -1,122 +1,162 @@
 /**
- * The local executor: a stage is `world` independent tasks (see ../shared/DESIGN.md). Each task writes its
- * outputs atomically and then a completion marker holding its stats; a re-run skips ranks whose marker
- * exists, and the task count is recorded so a re-run cuts the work the same way. Tasks run on a pool of
- * worker threads (or in-process for one worker), so a cluster backend can later run the same task modules.
+ * The local backend of the stage contract: plans a stage (plan.ts), then runs every step's pending ranks
+ * on this machine, on a pool of worker threads or in-process. Slurm, the Redis queue and Kubernetes run
+ * the same tasks through `mmcurate task` (task.ts); all of them decide "done" with markers.ts.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RunError, UsageError } from '../errors.js';
-import { assertOutFolder, removeStaleTemps, writeJsonAtomic } from '../write/atomic.js';
-import type { ShardInfo } from '../write/shard-writer.js';
-import type { Stats } from '../write/accounting.js';
-import type { Progress } from './progress.js';
+import { assertOutFolder, sweepTemps } from '../write/atomic.js';
+import type { StageDef, StepPlan, TaskContext, TaskFn, TaskOutput } from './contract.js';
+import { acquireLock } from './lock.js';
+import { markerState, writeMarker, runningPath, writeDurable } from './markers.js';
+import { savePlans, writeStageRecord } from './plan.js';
+import { Progress } from './progress.js';
 
-export interface TaskContext {
-  rank: number;
-  world: number;
-  outDir: string;
-  /** Progress: units toward the stage total (bytes, rows) and records handled. */
-  report(units: number, records: number): void;
+export type { TaskContext, TaskOutput, TaskResult, TaskFn } from './contract.js';
+export { markerPath } from './markers.js';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The URL of a plan's task module (`ingest/task.js` → file:///…/dist/src/ingest/task.js). */
+export function moduleUrl(module: string): string {
+  return pathToFileURL(path.join(SRC, module)).href;
 }
 
-export interface TaskOutput {
-  shards: ShardInfo[];
-  rejects?: { path: string; rows: number };
-  stats: Stats;
-  /** Stage-specific summary (per-step counts, score histograms...) merged by the stage. */
-  extra?: Record<string, unknown>;
+export interface LocalOptions {
+  /** `--tasks N`: the world of every parallel step. */
+  tasks?: number;
+  /** Parallel lanes for steps that allow several (default: the CPU count). */
+  workers?: number;
+  quiet?: boolean;
+  /** The command line recorded in the manifest. */
+  command: string[];
+  /** The argv the options were parsed from (recorded, so `mmcurate task` can plan the stage elsewhere); null for a library call. */
+  argv?: string[] | null;
 }
 
-export interface TaskResult extends TaskOutput {
-  rank: number;
-}
-
-/** A task module exports `runTask(spec, ctx)`; it must be importable in a worker thread. */
-export type TaskFn<S> = (spec: S, ctx: TaskContext) => Promise<TaskOutput>;
-
-export interface StageOptions<S> {
-  outDir: string;
-  stage: string;
-  world: number;
-  workers: number;
-  /** URL of the compiled module exporting runTask (use `import.meta.url` of the task file). */
-  taskModule: string;
-  spec: S;
-  progress?: Progress;
-}
-
-function pad(rank: number): string {
-  return String(rank).padStart(5, '0');
-}
-
-export function markerPath(outDir: string, stage: string, rank: number): string {
-  return path.join(outDir, '_tasks', stage, `${pad(rank)}.done.json`);
-}
-
-function specHash(spec: unknown): string {
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
-}
-
-export async function runStage<S>(o: StageOptions<S>): Promise<TaskResult[]> {
-  assertOutFolder(o.outDir);
-  const dir = path.join(o.outDir, '_tasks', o.stage);
-  mkdirSync(dir, { recursive: true });
-  removeStaleTemps(o.outDir);
-  const planFile = path.join(dir, 'plan.json');
-  const hash = specHash(o.spec);
-  let world = o.world;
-  if (existsSync(planFile)) {
-    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as { world: number; spec: string };
-    if (plan.spec !== hash) {
-      throw new UsageError(`${o.outDir} holds the output of a different ${o.stage} run (other inputs or options); choose another --out or delete it`);
+/**
+ * Which ranks of each step must run: every rank without a valid marker, and — walking back from the last
+ * step — the ranks of a step whose intermediate files a step that runs reads but which are gone.
+ */
+export function pendingWork(dir: string, plans: readonly StepPlan[], log?: (s: string) => void): number[][] {
+  const index = new Map(plans.map((p, i) => [p.step, i]));
+  const demanded = new Set<number>([plans.length - 1]);
+  const toRun: number[][] = plans.map(() => []);
+  for (let i = plans.length - 1; i >= 0; i--) {
+    const p = plans[i]!;
+    for (let r = 0; r < p.world; r++) {
+      const s = markerState(dir, p.step, r);
+      if (s.state === 'done') continue;
+      if (s.state === 'consumed' && !demanded.has(i)) continue;
+      if (s.state === 'torn') log?.(`warning: ${s.why}`);
+      if (s.state === 'lost') log?.(`${p.step} task ${r}: ${s.missing} is gone; its task runs again`);
+      toRun[i]!.push(r);
     }
-    world = plan.world;
-  } else {
-    writeJsonAtomic(planFile, { stage: o.stage, world, spec: hash });
+    if (toRun[i]!.length) for (const n of p.needs ?? []) if (index.has(n)) demanded.add(index.get(n)!);
   }
-  const pending: number[] = [];
-  for (let r = 0; r < world; r++) if (!existsSync(markerPath(o.outDir, o.stage, r))) pending.push(r);
-  if (pending.length < world) process.stderr.write(`${o.stage}: resuming, ${world - pending.length} of ${world} task(s) already done\n`);
-
-  const queue = [...pending];
-  const errors: unknown[] = [];
-  // workers: 1 means in-process (stages that keep a model or an index loaded across tasks ask for it);
-  // otherwise each lane keeps one worker thread for all the tasks it takes
-  const lanes = Array.from({ length: Math.max(1, Math.min(o.workers, queue.length)) }, async () => {
-    const lane = o.workers <= 1 ? undefined : new Lane(o.taskModule, o.spec, world, o.outDir, (u, n) => o.progress?.tick(u, n));
-    try {
-      for (let r = queue.shift(); r !== undefined && errors.length === 0; r = queue.shift()) {
-        try {
-          const ctx = { rank: r, world, outDir: o.outDir, report: (u: number, n: number) => o.progress?.tick(u, n) };
-          const out = lane ? await lane.run(r) : await runInProcess(o.taskModule, o.spec, ctx);
-          writeJsonAtomic(markerPath(o.outDir, o.stage, r), { rank: r, ...out });
-        } catch (err) {
-          errors.push(err);
-        }
-      }
-    } finally {
-      await lane?.close();
-    }
-  });
-  await Promise.all(lanes);
-  if (errors.length) throw errors[0];
-  const results: TaskResult[] = [];
-  for (let r = 0; r < world; r++) results.push(JSON.parse(readFileSync(markerPath(o.outDir, o.stage, r), 'utf8')) as TaskResult);
-  return results;
+  return toRun;
 }
 
-async function runInProcess<S>(moduleUrl: string, spec: S, ctx: TaskContext): Promise<TaskOutput> {
-  const mod = (await import(moduleUrl)) as { runTask: TaskFn<S> };
-  return mod.runTask(spec, ctx);
+/** Plans a stage and runs it here; returns the plans (the last step has written manifest.json). */
+export async function runLocal<O>(def: StageDef<O>, opts: O, o: LocalOptions): Promise<StepPlan[]> {
+  const dir = def.out(opts);
+  assertOutFolder(dir);
+  const existed = existsSync(dir);
+  const lock = acquireLock(dir, o.command.join(' '));
+  let failedUsage = false;
+  const restore = def.setup?.();
+  try {
+    sweepTemps(dir);
+    const plans = await def.plan(opts, { dir, tasks: o.tasks, command: o.command, quiet: o.quiet });
+    savePlans(dir, def.command, plans);
+    writeStageRecord(dir, { command: def.command, argv: o.argv ?? null, ...(o.tasks ? { tasks: o.tasks } : {}), steps: def.steps(opts) });
+    await pendingAndRun(dir, def.command, plans, o);
+    return plans;
+  } catch (err) {
+    failedUsage = (err as { exitCode?: number }).exitCode === 2;
+    throw err;
+  } finally {
+    await restore?.();
+    lock.release();
+    // a run refused for its inputs or options leaves no folder it made (nothing there is worth resuming)
+    if (failedUsage && !existed) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs every pending rank of the plans, step after step, on this machine. */
+export async function pendingAndRun(dir: string, label: string, plans: StepPlan[], o: { workers?: number; quiet?: boolean }): Promise<void> {
+  const log = (s: string) => void (o.quiet ? undefined : process.stderr.write(s + '\n'));
+  const work = pendingWork(dir, plans, log);
+  const total = plans.reduce((a, p) => a + p.world, 0);
+  // the last step merges every marker (the manifest): when anything before it runs, it runs again too
+  const last = work[work.length - 1]!;
+  if (work.slice(0, -1).some((w) => w.length) && !last.length) last.push(0);
+  const left = work.reduce((a, w) => a + w.length, 0);
+  if (left === 0) log(`${label}: ${dir} is complete (${total} task(s) done); nothing to run`);
+  else if (left < total) log(`${label}: resuming, ${total - left} of ${total} task(s) already done`);
+  const ranked = plans.filter((p) => p.total !== undefined).length;
+  for (const [i, p] of plans.entries()) {
+    const ranks = work[i]!;
+    if (!ranks.length) continue;
+    const progress = p.total !== undefined ? new Progress(ranked > 1 ? `${label} ${p.step}` : label, p.total, p.unit ?? 'rows', o.quiet) : undefined;
+    await runRanks(dir, p, ranks, o.workers ?? os.availableParallelism(), progress);
+    progress?.finish();
+  }
+}
+
+/** Runs one task of a plan in this process and records its marker. */
+export async function runTaskHere(dir: string, plan: StepPlan, rank: number, report: TaskContext['report'] = () => undefined): Promise<void> {
+  startRunning(dir, plan.step, rank);
+  const t0 = performance.now();
+  const mod = (await import(moduleUrl(plan.module))) as { runTask: TaskFn<unknown> };
+  const out = await mod.runTask(plan.spec, { rank, world: plan.world, outDir: dir, report });
+  writeMarker(dir, plan.step, rank, out, (performance.now() - t0) / 1000);
+}
+
+function startRunning(dir: string, step: string, rank: number): void {
+  writeDurable(runningPath(dir, step, rank), JSON.stringify({ host: os.hostname(), pid: process.pid, since: new Date().toISOString() }) + '\n');
+}
+
+async function runRanks(dir: string, plan: StepPlan, ranks: number[], workers: number, progress?: Progress): Promise<void> {
+  const queue = [...ranks];
+  const errors: unknown[] = [];
+  const lanes = Math.max(1, Math.min(plan.lanes ?? workers, workers, queue.length));
+  const report = (u: number, n: number) => progress?.tick(u, n);
+  // lanes 1 means in-process (stages that keep a model or an index loaded across tasks ask for it);
+  // otherwise each lane keeps one worker thread for all the tasks it takes
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      const lane = lanes <= 1 ? undefined : new Lane(moduleUrl(plan.module), plan.spec, plan.world, dir, report);
+      try {
+        for (let r = queue.shift(); r !== undefined && errors.length === 0; r = queue.shift()) {
+          try {
+            if (!lane) {
+              await runTaskHere(dir, plan, r, report);
+              continue;
+            }
+            startRunning(dir, plan.step, r);
+            const t0 = performance.now();
+            const out = await lane.run(r);
+            writeMarker(dir, plan.step, r, out, (performance.now() - t0) / 1000);
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+      } finally {
+        await lane?.close();
+      }
+    }),
+  );
+  if (errors.length) throw errors[0];
 }
 
 const WORKER = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js'));
 
-/** One worker thread that runs a stage's tasks one after another (see worker.ts). */
+/** One worker thread that runs a step's tasks one after another (see worker.ts). */
 class Lane {
   private readonly worker: Worker;
   private current?: { rank: number; resolve: (r: TaskOutput) => void; reject: (e: unknown) => void };

@@ -5,7 +5,7 @@
  * a fresh worker per part).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { TaskFn } from './executor.js';
+import type { TaskFn } from './contract.js';
 
 const { moduleUrl, spec, world, outDir } = workerData as { moduleUrl: string; spec: unknown; world: number; outDir: string };
 const port = parentPort!;

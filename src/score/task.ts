@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import type { Kind } from '../records.js';
-import type { TaskContext, TaskOutput } from '../run/executor.js';
+import type { TaskContext, TaskOutput } from '../run/contract.js';
 import type { Device } from '../onnx.js';
 import { Accounting } from '../write/accounting.js';
 import { writeFileAtomic } from '../write/atomic.js';
@@ -190,10 +190,16 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
   extra.vision_ms = Math.round(engine.stats.visionMs - before.visionMs);
   extra.text_ms = Math.round(engine.stats.textMs - before.textMs);
   extra.starved_ms = Math.round(engine.stats.starvedMs - before.starvedMs);
+  if (spec.staging) {
+    // --keep-top: the staged rows and the scores are intermediate files the cut and filter steps read
+    const staged = shards.map((s) => path.relative(ctx.outDir, path.join(spec.staging!, s.path)));
+    const files = [...staged, path.relative(ctx.outDir, scoresFile(ctx.outDir, ctx.rank))];
+    return { shards: [], files, ...(rej ? { rejects: rej } : {}), stats: acct.sources, extra: { ...extra, staged: shards } };
+  }
   return { shards, ...(rej ? { rejects: rej } : {}), stats: acct.sources, extra };
 }
 
-async function filterPhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput> {
+export async function filterPhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput> {
   const cut = spec.cut!;
   const filter = new TopFractionFilter({ threshold: cut.threshold, tiesKept: cut.ties[ctx.rank] ?? 0, keep: 0, total: 0 });
   const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, columns: spec.columns, kvMetadata: spec.kv, ...spec.shard });

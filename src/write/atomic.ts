@@ -3,6 +3,7 @@
  * renamed, so a run killed half-way leaves nothing a later stage could mistake for output.
  */
 import { mkdirSync, renameSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -27,9 +28,28 @@ export function assertOutFolder(out: string, flag = '--out'): void {
   }
 }
 
+/** A host name safe in a file name. */
+const HOST = os.hostname().replace(/[^A-Za-z0-9_-]/g, '_');
+
+/**
+ * Temporary names carry the host and pid of their writer, so a sweep removes only files whose writer is
+ * known to be dead: on a shared filesystem other machines' temporaries are live files mid-write.
+ */
 export function tmpName(file: string): string {
-  return `${file}.${process.pid}.tmp`;
+  return `${file}.${HOST}~${process.pid}.tmp`;
 }
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Temporaries of another host are left unless untouched this long (a live writer keeps appending). */
+export const FOREIGN_TEMP_AGE_MS = 6 * 3600 * 1000;
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -42,13 +62,37 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Temporary files a killed run left behind; removed before a stage starts again. */
-export function removeStaleTemps(dir: string): void {
+/**
+ * Removes temporary files a killed writer left under dir: those of this host whose process is gone, and
+ * those of other hosts (or of the old `.PID.tmp` naming) untouched for FOREIGN_TEMP_AGE_MS. Never a live
+ * writer's file, here or on another machine.
+ */
+export function sweepTemps(dir: string): number {
   let entries: string[];
   try {
     entries = readdirSync(dir, { recursive: true }) as string[];
   } catch {
-    return;
+    return 0;
   }
-  for (const e of entries) if (e.endsWith('.tmp')) rmSync(path.join(dir, e), { force: true });
+  let removed = 0;
+  const now = Date.now();
+  for (const e of entries) {
+    if (!e.endsWith('.tmp')) continue;
+    const file = path.join(dir, e);
+    const m = /\.([A-Za-z0-9_-]+)~(\d+)\.tmp$/.exec(e);
+    let stale: boolean;
+    if (m && m[1] === HOST) stale = !alive(Number(m[2]));
+    else {
+      try {
+        stale = now - statSync(file).mtimeMs > FOREIGN_TEMP_AGE_MS;
+      } catch {
+        continue;
+      }
+    }
+    if (stale) {
+      rmSync(file, { force: true, recursive: true });
+      removed++;
+    }
+  }
+  return removed;
 }

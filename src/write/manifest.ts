@@ -2,13 +2,14 @@
  * manifest.json: what a stage wrote and how every input record was accounted for. Written last and
  * atomically, so its presence means the dataset is complete. Later stages and the audit start here.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Kind, Layout } from '../records.js';
 import { VERSION } from '../version.js';
 import { mergeStats, rejectsByReason, totals, type Stats } from './accounting.js';
 import { writeJsonAtomic } from './atomic.js';
 import type { ShardInfo } from './shard-writer.js';
-import type { TaskResult } from '../run/executor.js';
+import { rejectFiles, type TaskResult } from '../run/contract.js';
 
 export interface Step {
   name: string;
@@ -68,7 +69,7 @@ export function buildManifest(m: ManifestInput): Manifest {
     sources: sorted,
     rejected_by_reason: rejectsByReason(sorted),
     shards,
-    rejects: m.results.flatMap((r) => (r.rejects ? [r.rejects] : [])),
+    rejects: m.results.flatMap(rejectFiles),
     columns: m.columns,
     steps: m.steps ?? [{ name: m.stage, in: t.read, out: rows }],
     tasks: { world: m.results.length },
@@ -80,4 +81,9 @@ export function writeManifest(outDir: string, manifest: Manifest): string {
   const file = path.join(outDir, 'manifest.json');
   writeJsonAtomic(file, manifest);
   return file;
+}
+
+/** The manifest a stage wrote last. */
+export function readManifest(outDir: string): Manifest {
+  return JSON.parse(readFileSync(path.join(outDir, 'manifest.json'), 'utf8')) as Manifest;
 }

@@ -1,0 +1,101 @@
+/**
+ * One driver per output folder. A run holds `DIR/_lock.json` (host, pid, a heartbeat it renews) while it
+ * plans and runs a stage; a second run on the same folder is refused with the holder named, instead of
+ * racing it. A holder on this host is live while its pid is; on another host, while its heartbeat is
+ * fresh, so a run killed on another machine is recognised by the lock's age, not by a local pid.
+ * Cluster tasks (`mmcurate task`) take no lock: they never share a file (names carry the rank) and a
+ * marker is written last.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { writeDurable } from './markers.js';
+
+export const HEARTBEAT_MS = 15_000;
+/** A lock from another host whose heartbeat is older than this belongs to a dead run. */
+export const STALE_MS = 4 * HEARTBEAT_MS;
+
+interface LockInfo {
+  host: string;
+  pid: number;
+  since: string;
+  heartbeat: number;
+  command: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function read(file: string): LockInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export function lockHolder(dir: string): (LockInfo & { live: boolean }) | undefined {
+  const l = read(path.join(dir, '_lock.json'));
+  if (!l) return undefined;
+  const live = l.host === os.hostname() ? alive(l.pid) : Date.now() - l.heartbeat < STALE_MS;
+  return { ...l, live };
+}
+
+export interface Lock {
+  release(): void;
+}
+
+const held = new Map<string, number>();
+
+/** Takes the folder's lock or throws a UsageError naming its live holder. Re-entrant within a process. */
+export function acquireLock(dir: string, command: string): Lock {
+  const file = path.join(path.resolve(dir), '_lock.json');
+  const count = held.get(file);
+  if (count) {
+    held.set(file, count + 1);
+    return { release: () => releaseOne(file) };
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const h = lockHolder(path.dirname(file));
+  if (h?.live && !(h.host === os.hostname() && h.pid === process.pid)) {
+    throw new UsageError(
+      `${dir} is in use by another run (${h.command}; host ${h.host}, pid ${h.pid}, since ${h.since}); wait for it to finish, or stop it. ` +
+        `A lock left by a run that died on another machine expires ${STALE_MS / 1000} s after its last heartbeat.`,
+    );
+  }
+  const me: LockInfo = { host: os.hostname(), pid: process.pid, since: new Date().toISOString(), heartbeat: Date.now(), command };
+  writeDurable(file, JSON.stringify(me));
+  const timer = setInterval(() => {
+    try {
+      writeFileSync(file, JSON.stringify({ ...me, heartbeat: Date.now() }));
+    } catch {
+      // the folder went away; nothing to renew
+    }
+  }, HEARTBEAT_MS);
+  timer.unref();
+  timers.set(file, timer);
+  held.set(file, 1);
+  return { release: () => releaseOne(file) };
+}
+
+const timers = new Map<string, NodeJS.Timeout>();
+
+function releaseOne(file: string): void {
+  const n = (held.get(file) ?? 1) - 1;
+  if (n > 0) {
+    held.set(file, n);
+    return;
+  }
+  held.delete(file);
+  clearInterval(timers.get(file));
+  timers.delete(file);
+  const l = read(file);
+  if (l && l.host === os.hostname() && l.pid === process.pid) rmSync(file, { force: true });
+}
