@@ -8,7 +8,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FlagSpec } from '../../cli/args.js';
 import { writeJsonAtomic } from '../../write/atomic.js';
-import type { StepJob } from './contract.js';
+import type { StepJob } from '../jobs.js';
+import { failedPath } from '../markers.js';
 
 export const MAX_PARALLEL: FlagSpec = { type: 'number', integer: true, min: 1, help: 'slurm, k8s: at most this many tasks of a step at once (default: no limit)' };
 export const GPUS_PER_TASK: FlagSpec = { type: 'number', integer: true, min: 0, help: 'slurm, k8s: GPUs asked for by each task of a GPU step (score, coreset; default 1 for k8s, none for slurm)' };
@@ -27,11 +28,8 @@ export function taskLog(out: string, job: StepJob, rank: number): string {
 
 /**
  * A task that failed every attempt leaves DIR/_tasks/<step>/<rank>.failed.json next to the completion
- * markers, so `mmcurate status` can list it; a later success removes it.
+ * markers (markers.ts names it), so `mmcurate status` lists it; a later success removes it.
  */
-export function failedPath(dir: string, step: string, rank: number): string {
-  return path.join(dir, '_tasks', step, `${String(rank).padStart(5, '0')}.failed.json`);
-}
 export function recordFailure(dir: string, step: string, rank: number, failure: { error: string; attempts: number; backend: string; log?: string }): void {
   mkdirSync(path.dirname(failedPath(dir, step, rank)), { recursive: true });
   writeJsonAtomic(failedPath(dir, step, rank), { rank, step, ...failure, at: new Date().toISOString() });

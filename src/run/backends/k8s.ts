@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import type { Flags, Parsed } from '../../cli/args.js';
 import { UsageError } from '../../errors.js';
 import { ATTEMPTS, DEFAULT_ATTEMPTS, GPUS_PER_TASK, MAX_PARALLEL, QUEUE, REDIS, outTag, safeName } from './common.js';
-import { taskArgv, type StepJob } from './contract.js';
+import { taskArgv, type StepJob } from '../jobs.js';
 import { DEFAULT_QUEUE } from './queue-flow.js';
 
 export const flags: Flags = {

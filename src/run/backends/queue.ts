@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Flags, Parsed } from '../../cli/args.js';
 import { UsageError } from '../../errors.js';
 import { ATTEMPTS, DEFAULT_ATTEMPTS, QUEUE, REDIS } from './common.js';
-import { pendingRanks, type StepJob } from './contract.js';
+import { pendingRanks, type StepJob } from '../jobs.js';
 import { DEFAULT_QUEUE, addStep, connect, ping, type PlannedStep } from './queue-flow.js';
 import { compactRanges } from './slurm-plan.js';
 

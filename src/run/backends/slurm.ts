@@ -11,7 +11,7 @@ import type { Flags, Parsed } from '../../cli/args.js';
 import { RunError, UsageError } from '../../errors.js';
 import { writeJsonAtomic } from '../../write/atomic.js';
 import { GPUS_PER_TASK, MAX_PARALLEL, logDir, outTag, safeName } from './common.js';
-import { pendingRanks, taskArgv, type StepJob } from './contract.js';
+import { pendingRanks, taskArgv, type StepJob } from '../jobs.js';
 import { batchScript, compactRanges, parseMaxArraySize, sbatchArgs, splitArray } from './slurm-plan.js';
 
 export const flags: Flags = {
@@ -22,11 +22,13 @@ export const flags: Flags = {
   'sbatch-arg': { type: 'list', help: 'slurm: an extra sbatch argument, repeatable; write it with "=": --sbatch-arg=--account=proj' },
 };
 
-interface Submitted {
+/** What OUT/_slurm/submitted.json records per step: its arrays (job id, rank offset, ranks). */
+export interface Submitted {
   stage: string;
   step: string;
   ranks: string;
   jobIds: string[];
+  arrays: { id: string; offset: number; ranks: string }[];
 }
 
 /** Runs a Slurm client command; a missing client or a refusal is a RunError that shows its stderr. */
@@ -73,6 +75,7 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
     mkdirSync(path.dirname(script), { recursive: true });
     writeFileSync(script, batchScript({ command: [...opts.bin, ...taskArgv(job)], logDir: logs, label: `${job.stage}/${job.step}` }), { mode: 0o755 });
     const ids: string[] = [];
+    const arrays: Submitted['arrays'] = [];
     for (const chunk of splitArray(ranks, maxArraySize)) {
       const args = sbatchArgs({
         jobName: safeName(`mmcurate-${tag}-${job.stage}-${job.step}`, 128),
@@ -90,9 +93,10 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
       const id = slurmCmd('sbatch', args).trim().split(';')[0]!;
       ids.push(id);
       const shown = chunk.indices.map((i) => i + chunk.offset);
+      arrays.push({ id, offset: chunk.offset, ranks: compactRanges(shown) });
       process.stdout.write(`${job.stage}/${job.step}: ranks ${compactRanges(shown)} -> job ${id}${previous.length ? ` (after ${previous.join(',')})` : ''}\n`);
     }
-    steps.push({ stage: job.stage, step: job.step, ranks: compactRanges(ranks), jobIds: ids });
+    steps.push({ stage: job.stage, step: job.step, ranks: compactRanges(ranks), jobIds: ids, arrays });
     previous = ids;
     // written after each step, so a refusal half-way still leaves the submitted ids on record
     writeJsonAtomic(record, { submittedAt: new Date().toISOString(), steps });

@@ -5,13 +5,17 @@
  * channel closes and the task stops at once, so the re-queued copy never runs next to an orphan.
  */
 import { errorMessage } from '../../errors.js';
-import { runOneTask } from './contract.js';
+import { runOneTask } from '../jobs.js';
 
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 
 const [dir, step, rankText] = process.argv.slice(2);
+const t0 = Date.now();
+// the same lines as `mmcurate task`, so a task's log reads the same whichever backend ran it
+process.stderr.write(`task ${dir} ${step}/${rankText}: start ${new Date(t0).toISOString()}\n`);
 try {
-  await runOneTask(dir!, step!, Number(rankText));
+  const r = await runOneTask(dir!, step!, Number(rankText));
+  process.stderr.write(`task ${dir} ${step}/${rankText}: ${r === 'already' ? 'already done' : `done in ${((Date.now() - t0) / 1000).toFixed(1)} s`}\n`);
   process.exitCode = 0;
 } catch (err) {
   process.stderr.write(`mmcurate task ${dir} --step ${step} --rank ${rankText}: ${errorMessage(err)}\n`);

@@ -143,7 +143,7 @@ export async function run(argv: string[]): Promise<number> {
       const queue = openQueue(conn, queueName);
       let idleChecks = 0;
       const timer = setInterval(() => {
-        void queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused').then((c) => {
+        void queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children').then((c) => {
           const open = Object.values(c).reduce((a, b) => a + b, 0);
           // two quiet checks in a row: a gate adding the next step is itself active until it has
           idleChecks = open === 0 && busy === 0 ? idleChecks + 1 : 0;
