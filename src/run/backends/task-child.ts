@@ -4,10 +4,15 @@
  * The IPC channel to the worker is this process's lifeline: when the worker dies (kill -9 included), the
  * channel closes and the task stops at once, so the re-queued copy never runs next to an orphan.
  */
+import v8 from 'node:v8';
 import { errorMessage } from '../../errors.js';
 import { runOneTask } from '../jobs.js';
 
-process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+// as bin/mmcurate does (a flag, not an execArgv: worker threads refuse that one in theirs)
+v8.setFlagsFromString('--max-semi-space-size=64');
+
+const orphaned = () => process.kill(process.pid, 'SIGKILL');
+process.on('disconnect', orphaned);
 
 const [dir, step, rankText] = process.argv.slice(2);
 const t0 = Date.now();
@@ -21,4 +26,6 @@ try {
   process.stderr.write(`mmcurate task ${dir} --step ${step} --rank ${rankText}: ${errorMessage(err)}\n`);
   process.exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
 }
+// done: letting go of the channel is not the worker dying
+process.off('disconnect', orphaned);
 process.disconnect?.();

@@ -48,11 +48,12 @@ function log(line: string): void {
 }
 
 /** Runs one task in a child process; resolves its exit code (a signal counts as failure). */
-function runChild(d: TaskData, logFile: string): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+function runChild(d: TaskData, logFile: string, started: (pid: number | undefined) => void): Promise<{ code: number; signal: NodeJS.Signals | null }> {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(process.execPath, ['--max-semi-space-size=64', CHILD, d.dir, d.step, String(d.rank)], { stdio: ['ignore', fd, fd, 'ipc'] });
+    const child = spawn(process.execPath, [CHILD, d.dir, d.step, String(d.rank)], { stdio: ['ignore', fd, fd, 'ipc'] });
+    started(child.pid);
     return new Promise((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve({ code: code ?? 1, signal }));
@@ -80,8 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     const attempts = job.opts.attempts ?? DEFAULT_ATTEMPTS;
     const logFile = path.join(d.out, '_logs', d.stage, d.step, `${d.rank}.log`);
     const waited = ((Date.now() - job.timestamp) / 1000).toFixed(2);
-    log(`start ${d.stage}/${d.step} rank ${d.rank} (try ${job.attemptsMade + 1} of ${attempts}, ${waited} s after enqueue)`);
-    const { code, signal } = await runChild(d, logFile);
+    const { code, signal } = await runChild(d, logFile, (pid) => log(`start ${d.stage}/${d.step} rank ${d.rank} (try ${job.attemptsMade + 1} of ${attempts}, ${waited} s after enqueue, pid ${pid})`));
     if (code === 0 && !signal) {
       clearFailure(d.dir, d.step, d.rank);
       log(`done ${d.stage}/${d.step} rank ${d.rank}`);
