@@ -11,7 +11,7 @@
  * the task back on the queue: a killed worker's task is queued again within LOCK_MS + STALLED_MS.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -63,6 +63,20 @@ function runChild(d: TaskData, logFile: string, started: (pid: number | undefine
   }
 }
 
+/** The error line task-child.ts wrote last in a task's log (": " + message), or ''. */
+function lastError(logFile: string): string {
+  try {
+    const lines = readFileSync(logFile, 'utf8').trimEnd().split('\n');
+    for (let i = lines.length - 1; i >= 0 && i >= lines.length - 50; i--) {
+      const m = /^mmcurate task .*? --rank \d+: (.*)$/.exec(lines[i]!);
+      if (m) return `: ${m[1]}`;
+    }
+  } catch {
+    // no log: the child never started
+  }
+  return '';
+}
+
 export async function run(argv: string[]): Promise<number> {
   const p = parseFlagsOnly(argv, flags, 'worker', 'the worker takes only flags');
   if (p.help) {
@@ -87,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       log(`done ${d.stage}/${d.step} rank ${d.rank}`);
       return;
     }
-    const why = `task ${d.stage}/${d.step} rank ${d.rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; see ${logFile}`;
+    const why = `task ${d.stage}/${d.step} rank ${d.rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${lastError(logFile)}; see ${logFile}`;
     const last = code === 2 || job.attemptsMade + 1 >= attempts;
     if (last) {
       failedForGood++;
