@@ -3,8 +3,10 @@
  * of running anything (`kubectl apply -f MANIFESTS` starts them):
  *  - one Indexed Job per step: completions = the step's world, the rank from JOB_COMPLETION_INDEX, each
  *    index retried on its own (backoffLimitPerIndex). Jobs have no dependencies, so every task runs
- *    `mmcurate task ... --wait`, which waits for the previous step's markers before starting; a rank
- *    already done exits 0 at once, so applying the manifests again resumes;
+ *    `mmcurate task ... --wait`, which waits for the earlier steps of its stage; pods of every stage but
+ *    the first also have an init container, `mmcurate status PREVIOUS_STAGE --wait`, since a task may
+ *    plan its stage from the previous stage's output. A rank already done exits 0 at once: applying the
+ *    manifests again resumes;
  *  - a worker Deployment for the queue backend (`mmcurate worker`), scaled by hand;
  *  - a PersistentVolumeClaim placeholder (ReadWriteMany) mounted at the same path in every pod: OUT and
  *    the pipeline's inputs must lie on it, at the same path as where `run` wrote the plan.
@@ -45,8 +47,12 @@ function podVolume(pvc: string, mount: string): { volumes: Obj[]; volumeMounts: 
   return { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: pvc } }], volumeMounts: [{ name: 'data', mountPath: mount }] };
 }
 
-export function stepJobManifest(job: StepJob, o: { name: string; image: string; pvc: string; mount: string; ns?: string; maxParallel?: number; gpus: number; attempts: number; tag: string }): Obj {
+export function stepJobManifest(job: StepJob, o: { name: string; image: string; pvc: string; mount: string; ns?: string; maxParallel?: number; gpus: number; attempts: number; tag: string; waitFor?: string }): Obj {
   const v = podVolume(o.pvc, o.mount);
+  // `task --wait` waits for the steps before it in its own stage, but any task may be the one that plans
+  // its stage, from the previous stage's output: so every pod first waits for that whole stage (exit 1
+  // if it failed)
+  const init = o.waitFor ? { initContainers: [{ name: 'wait-for-previous-stage', image: o.image, command: [...IMAGE_BIN, 'status', o.waitFor, '--wait', '--interval', '5'], volumeMounts: v.volumeMounts }] } : {};
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -61,6 +67,7 @@ export function stepJobManifest(job: StepJob, o: { name: string; image: string; 
         metadata: { labels: { 'app.kubernetes.io/name': 'mmcurate', 'mmcurate/out': o.tag } },
         spec: {
           restartPolicy: 'Never',
+          ...init,
           containers: [
             {
               name: 'task',
@@ -76,6 +83,12 @@ export function stepJobManifest(job: StepJob, o: { name: string; image: string; 
       },
     },
   };
+}
+
+/** The folder of the stage before job i's stage, if any. */
+function previousStage(jobs: StepJob[], i: number): string | undefined {
+  for (let k = i - 1; k >= 0; k--) if (jobs[k]!.dir !== jobs[i]!.dir) return jobs[k]!.dir;
+  return undefined;
 }
 
 export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed['flags']; bin: string[] }): Promise<number> {
@@ -117,6 +130,7 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
       gpus: (f['gpus-per-task'] as number | undefined) ?? 1,
       attempts: (f.attempts as number | undefined) ?? DEFAULT_ATTEMPTS,
       tag,
+      waitFor: previousStage(jobs, i),
     }));
   });
   const redis = (f.redis as string | undefined) ?? 'redis://redis:6379';
