@@ -9,11 +9,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { main } from '../src/cli/main.js';
 import { IMAGE_BIN } from '../src/run/backends/k8s.js';
+import { markerPath, runningPath } from '../src/run/markers.js';
 import { tmpDir } from './helpers.js';
 import { BIN, DEMO_PIPELINE, TASKS, accounting, leftovers, reference, shardHashes } from './cluster-helpers.js';
 
@@ -64,12 +65,14 @@ function pod(job: Manifest, index: number): Pod {
   return p;
 }
 
-test('k8s: the manifests parse and hold the steps; their pods, run here per index, give the local shards', { timeout: 600_000 }, async () => {
+test('k8s: the manifests parse and hold the steps; their pods, run here per index, give the local shards', { timeout: 600_000 }, async (t) => {
   const ref = await reference();
   const out = tmpDir('mmcurate-k8s-');
   const emit = tmpDir('mmcurate-k8s-manifests-');
   assert.equal(await main(['run', DEMO_PIPELINE, '--out', out, '--tasks', String(TASKS), '--executor', 'k8s', '--emit', emit, '--image', 'registry.example/mmcurate:1']), 0);
-  const docs = readdirSync(emit).sort().map((f) => parse(readFileSync(path.join(emit, f), 'utf8')) as Manifest);
+  const files = (readdirSync(emit, { recursive: true }) as string[]).filter((f) => f.endsWith('.yaml')).sort();
+  assert.equal(files[files.length - 1], path.join('queue', 'worker-deployment.yaml'), 'the workers stay out of kubectl apply -f DIR');
+  const docs = files.map((f) => parse(readFileSync(path.join(emit, f), 'utf8')) as Manifest);
   assert.equal(docs[0]!.kind, 'PersistentVolumeClaim');
   const claim = docs[0]!.metadata.name;
   const jobs = docs.filter((d) => d.kind === 'Job');
@@ -111,20 +114,30 @@ test('k8s: the manifests parse and hold the steps; their pods, run here per inde
   };
   for (let k = 0; k < Math.min(3, jobs.length); k++) start(k);
   for (let k = 0; k < jobs.length; k++) {
-    if (steps[k] === 'coreset/assign') {
-      // kill one pod mid-task, as a node failure would; Kubernetes starts the index again
-      const victim = pods[k]![1]!;
-      for (let i = 0; i < 3000 && !/assign\/1: start/.test(victim.log); i++) await new Promise((r) => setTimeout(r, 100));
-      victim.child!.kill('SIGKILL');
-      assert.equal(await victim.exit, 'SIGKILL', victim.log);
-      killed = { step: steps[k]!, index: 1 };
-      pods[k]![1] = pod(jobs[k]!, 1);
+    if (steps[k] === 'text/ingest') {
+      // kill one pod mid-task (its running marker there, its completion marker not yet), as a lost node
+      // would; Kubernetes starts the index again (backoffLimitPerIndex)
+      const dir = path.join(out, 'text');
+      const tried = new Set<number>();
+      for (let n = 0; n < 30000 && !killed && tried.size < pods[k]!.length; n++) {
+        for (let i = 0; i < pods[k]!.length && !killed; i++) {
+          if (tried.has(i) || !existsSync(runningPath(dir, 'ingest', i)) || existsSync(markerPath(dir, 'ingest', i))) continue;
+          tried.add(i);
+          pods[k]![i]!.child!.kill('SIGKILL');
+          if ((await pods[k]![i]!.exit) !== 'SIGKILL') continue; // it finished first: try another
+          killed = { step: steps[k]!, index: i };
+          pods[k]![i] = pod(jobs[k]!, i);
+        }
+        if (!killed) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(killed, 'no text/ingest pod was caught mid-task');
     }
     const codes = await Promise.all(pods[k]!.map((p) => p.exit));
     assert.ok(codes.every((c) => c === 0), `${steps[k]}: ${codes.join(',')}\n${pods[k]!.map((p) => p.log).join('\n---\n')}`);
     if (k + 3 < jobs.length) start(k + 3);
   }
   assert.ok(killed);
+  t.diagnostic(`k8s: killed ${killed.step} index ${killed.index} mid-task, started again`);
   assert.equal(await main(['status', out]), 0);
   assert.deepEqual(shardHashes(out), shardHashes(ref.out));
   assert.deepEqual(accounting(out), accounting(ref.out, ref.writtenAs));

@@ -108,6 +108,7 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
   const header = (what: string) => `# ${what}\n# written by mmcurate run --executor k8s for ${out}; apply the folder with: kubectl apply -f ${dir}\n`;
   const files: string[] = [];
   const write = (file: string, comment: string, obj: Obj) => {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), header(comment) + stringify(obj));
     files.push(file);
   };
@@ -136,7 +137,8 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
   const redis = (f.redis as string | undefined) ?? 'redis://redis:6379';
   const queue = (f.queue as string | undefined) ?? DEFAULT_QUEUE;
   const v = podVolume(pvc, mount);
-  write('worker-deployment.yaml', 'queue mode instead of the Jobs: workers that run tasks enqueued by `mmcurate run ... --executor queue` (apply this file alone, scale with kubectl scale)', {
+  // in a subfolder: `kubectl apply -f DIR` (not recursive) starts the Jobs, not the workers
+  write(path.join('queue', 'worker-deployment.yaml'), 'queue mode instead of the Jobs: workers that run tasks enqueued by `mmcurate run ... --executor queue --redis URL` (kubectl apply -f this file, then kubectl scale deployment --replicas N)', {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: meta(safeName(`mmcurate-worker-${queue}`), ns, { 'mmcurate/queue': safeName(queue) }),
@@ -154,6 +156,6 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
       },
     },
   });
-  process.stdout.write(`wrote ${files.length} manifest(s) to ${dir}:\n${files.map((x) => `  ${x}`).join('\n')}\nrun the steps with: kubectl apply -f ${dir} --selector mmcurate/out=${tag} (and the claim: kubectl apply -f ${path.join(dir, files[0]!)}); follow with: mmcurate status ${out} --wait\n`);
+  process.stdout.write(`wrote ${files.length} manifest(s) to ${dir}:\n${files.map((x) => `  ${x}`).join('\n')}\nrun the steps with: kubectl apply -f ${dir}; follow with: mmcurate status ${out} --wait (or kubectl get jobs -l mmcurate/out=${tag})\n`);
   return 0;
 }
