@@ -146,17 +146,24 @@ export async function run(argv: string[]): Promise<number> {
   });
   log(`serving queue "${queueName}" at ${url}`);
 
+  const onSignal = (sig: string) => {
+    log(`${sig}: finishing the running task(s), then exiting`);
+    void worker.close();
+  };
+  const onTerm = () => onSignal('SIGTERM');
+  const onInt = () => onSignal('SIGINT');
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
+  let timer: NodeJS.Timeout | undefined;
+  const queue = p.flags['exit-when-idle'] ? openQueue(conn, queueName) : undefined;
   const stopped = new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      log(`${sig}: finishing the running task(s), then exiting`);
-      void worker.close().then(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    if (p.flags['exit-when-idle']) {
-      const queue = openQueue(conn, queueName);
+    worker.once('closed', () => {
+      clearInterval(timer);
+      resolve();
+    });
+    if (queue) {
       let idleChecks = 0;
-      const timer = setInterval(() => {
+      timer = setInterval(() => {
         void queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children').then((c) => {
           const open = Object.values(c).reduce((a, b) => a + b, 0);
           // two quiet checks in a row: a gate adding the next step is itself active until it has
@@ -164,13 +171,16 @@ export async function run(argv: string[]): Promise<number> {
           if (idleChecks >= 2) {
             clearInterval(timer);
             log('queue idle; exiting');
-            void worker.close().then(() => queue.close()).then(resolve);
+            void worker.close();
           }
         }, (err: unknown) => log(`error: ${errorMessage(err)}`));
       }, 1000);
     }
   });
   await stopped;
+  await queue?.close();
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
   conn.disconnect();
   return failedForGood ? 1 : 0;
 }
