@@ -24,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   run: { summary: 'run a declarative pipeline file (pipelines/*.json)', load: () => import('../pipeline/command.js') },
   task: { summary: 'run one task of a planned stage (what Slurm, the queue and Kubernetes launch)', load: () => import('../run/task-command.js') },
   status: { summary: 'progress of a run from its markers: done / failed / running per step, rate, ETA', load: () => import('../run/status-command.js') },
+  worker: { summary: 'run tasks from a Redis queue (run --executor queue); each task in its own process', load: () => import('../run/backends/worker-command.js') },
   demo: { summary: 'run the bundled demo pipeline end to end on sample data', load: () => import('../pipeline/demo.js') },
 });
 
