@@ -74,7 +74,7 @@ export async function runPipeline(file: string, outDir: string, from?: string, t
 
 interface Backend {
   flags: Flags;
-  submit(jobs: StepJob[] & { skipped?: string[] }, o: { out: string; flags: Parsed['flags']; bin: string[] }): Promise<number>;
+  submit(jobs: StepJob[] & { skipped?: string[]; after?: string[] }, o: { out: string; flags: Parsed['flags']; bin: string[] }): Promise<number>;
 }
 
 async function backend(name: string): Promise<Backend> {
@@ -112,5 +112,10 @@ export async function run(argv: string[]): Promise<number> {
   assertOutFolder(out);
   const jobs = await pipelineJobs(file, out, tasks);
   const bin = [process.execPath, path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'mmcurate')];
-  return be.submit(jobs, { out: path.resolve(out), flags: p.flags, bin });
+  const code = await be.submit(jobs, { out: path.resolve(out), flags: p.flags, bin });
+  // checks (audit) are not tasks: they run once the data is there
+  if (code === 0 && jobs.after?.length) {
+    process.stderr.write(`then, once \`mmcurate status ${out} --wait\` exits 0, run the pipeline's checks (${jobs.skipped!.join(', ')}):\n${jobs.after.map((c) => `  ${c}`).join('\n')}\n`);
+  }
+  return code;
 }

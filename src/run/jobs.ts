@@ -38,16 +38,18 @@ export function withTasks(command: string, argv: string[], tasks: number | undef
  * stage's `_plan/stage.json`; an OUT that holds another pipeline is refused. Audit stages are not jobs:
  * `skipped` names them, to run with `mmcurate audit` once the rest is done.
  */
-export async function pipelineJobs(file: string, out: string, tasks: number): Promise<StepJob[] & { skipped?: string[] }> {
+export async function pipelineJobs(file: string, out: string, tasks: number): Promise<StepJob[] & { skipped?: string[]; after?: string[] }> {
   const p = loadPipeline(file);
   const root = path.resolve(out);
-  const jobs: StepJob[] & { skipped?: string[] } = [];
+  const jobs: StepJob[] & { skipped?: string[]; after?: string[] } = [];
+  const after: string[] = [];
   const stages: { name: string; command: string; argv: string[] }[] = [];
   const skipped: string[] = [];
   for (let i = 0; i < p.stages.length; i++) {
     const s = p.stages[i]!;
     if (!isStage(s.stage)) {
       skipped.push(s.name);
+      after.push(['mmcurate', s.stage, ...stageArgv(p, i, file, root)].join(' '));
       continue;
     }
     const argv = withTasks(s.stage, stageArgv(p, i, file, root), tasks);
@@ -77,7 +79,10 @@ export async function pipelineJobs(file: string, out: string, tasks: number): Pr
     if (rec?.argv && differences(rec.argv, s.argv).length) throw new UsageError(`${dir} was made by another command (${differences(rec.argv, s.argv).join('; ')}); delete it to start over`);
     writeStageRecord(dir, { command: s.command, argv: s.argv, tasks, steps: def.steps(def.parse(s.argv)) });
   }
-  if (skipped.length) jobs.skipped = skipped;
+  if (skipped.length) {
+    jobs.skipped = skipped;
+    jobs.after = after;
+  }
   return jobs;
 }
 
