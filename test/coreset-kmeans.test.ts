@@ -35,6 +35,10 @@ test('from the same initial centroids, our spherical k-means is faiss\'s Lloyd i
   const r = await trainSpherical(x, { k: ref.k, niter: 10, initialCentroids: init });
   // Round 0 searches every point, so its objective is faiss's first `obj` exactly (to float rounding).
   assert.ok(Math.abs(r.objective[0] - ref.faiss_same_init_obj[0]) / ref.faiss_same_init_obj[0] < 1e-5, `${r.objective[0]} vs ${ref.faiss_same_init_obj[0]}`);
+  // The last round's full objective is faiss's last `obj` (the same Lloyd steps from the same start).
+  const last = ref.faiss_same_init_obj.at(-1)!;
+  assert.ok(Math.abs(r.finalObjective! - last) / last < 1e-4, `${r.finalObjective} vs faiss ${last}`);
+  assert.ok(r.objective.at(-1)! < r.finalObjective!, 'the per-round objective covers only the points searched');
   const ours = await inertia(x, r.centroids, ref.k);
   assert.ok(Math.abs(ours - ref.faiss_same_init_inertia) / ref.faiss_same_init_inertia < 1e-3, `${ours} vs faiss ${ref.faiss_same_init_inertia}`);
   // The bounds skipped work once centroids settled, without changing the result.

@@ -22,7 +22,7 @@ export interface EngineResult {
   counts: StepCounts;
   cuts: Cuts;
   seconds: Record<string, number>;
-  kmeans: { k: number; trained: boolean; sampleRows: number; objective?: number[]; splits?: number[]; searched?: number[]; assignSkipped?: number };
+  kmeans: { k: number; trained: boolean; sampleRows: number; finalObjective?: number; objective?: number[]; splits?: number[]; searched?: number[]; assignSkipped?: number };
   dedup: { clusters: number; largest: number; pairs: number; dropped: number };
 }
 

@@ -38,7 +38,10 @@ export interface KMeansResult {
    * later rounds skip points whose cluster cannot change (see `searched`). The exact inertia comes
    * from assigning all points to the final centroids.
    */
+  /** Per round, over the points that round searched (the bounds spare the rest). */
   objective: number[];
+  /** The last round's objective over every training point: faiss's last `obj`. */
+  finalObjective?: number;
   /** Points searched per round (the rest were proven not to move). */
   searched: number[];
   /**
@@ -99,6 +102,7 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
   let delta: Float64Array = new Float64Array(k);
   const groupDelta = new Float64Array(t);
   let rescueRate = 1, tightenCost = 0, searchCost = 0; // ms per point
+  let finalObjective: number | undefined;
   for (let it = 0; it < niter; it++) {
     // Which points need a search this round.
     let m = 0;
@@ -210,6 +214,12 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
       await kernel.release();
     }
     if (m > 0) searchCost = (performance.now() - tSearch) / m;
+    if (it === niter - 1) {
+      // The last round's objective over every point, as faiss reports it, in one exact pass in row order:
+      // the same sum whichever points the bounds spared (the manifest must not depend on timings).
+      finalObjective = 0;
+      for (let r = 0; r < n; r++) if (label[r] >= 0) finalObjective += rowDot(train, r, centroids, label[r]) * train.invNorm[r];
+    }
     const next = new Float32Array(k * d);
     for (let c = 0; c < k; c++) {
       if (counts[c] === 0) continue;
@@ -239,7 +249,7 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
       if (upper[r] + delta[label[r]] + BOUND_MARGIN < lo) finalLabel[r] = label[r];
     }
   }
-  return { centroids, k, dim: d, objective, splits, searched: searchedPerRound, trainingPoints: n, finalLabel: train === x ? finalLabel : undefined };
+  return { centroids, k, dim: d, objective, finalObjective, splits, searched: searchedPerRound, trainingPoints: n, finalLabel: train === x ? finalLabel : undefined };
 }
 
 /** A centroid that moved further than this (radians) is compared exactly rather than bounded. */

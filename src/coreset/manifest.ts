@@ -47,7 +47,7 @@ export async function runTask(o: CoresetManifestSpec, ctx: TaskContext): Promise
       input_layout: o.spec.source.layout,
       recipe: o.recipe,
       coreset: o.coreset,
-      kmeans: { k: eng.kmeans.k, trained: eng.kmeans.trained, sample_rows: eng.kmeans.sampleRows, centroids: 'centroids.npy' },
+      kmeans: { k: eng.kmeans.k, trained: eng.kmeans.trained, sample_rows: eng.kmeans.sampleRows, objective: eng.kmeans.finalObjective ?? null, centroids: 'centroids.npy' },
       dedup: eng.dedup,
       bands: eng.cuts,
     },

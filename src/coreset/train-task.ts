@@ -20,6 +20,6 @@ export async function runTask(spec: TrainSpec, ctx: TaskContext): Promise<TaskOu
   const tr = await trainOrLoad(spec.source, spec.cfg, file, log);
   const seconds = { ...tr.seconds, kmeans: (performance.now() - t0) / 1000 };
   const files = [file, paths.sampleLabels(spec.work)].map((f) => path.relative(ctx.outDir, f));
-  const kmeans = { k: tr.k, trained: !!tr.result, sampleRows: tr.sampleRows, objective: tr.result?.objective, splits: tr.result?.splits, searched: tr.result?.searched };
+  const kmeans = { k: tr.k, trained: !!tr.result, sampleRows: tr.sampleRows, finalObjective: tr.result?.finalObjective, objective: tr.result?.objective, splits: tr.result?.splits, searched: tr.result?.searched };
   return { shards: [], stats: {}, files, extra: { kmeans, seconds } };
 }
