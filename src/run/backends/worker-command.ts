@@ -52,7 +52,7 @@ function runChild(d: TaskData, logFile: string, started: (pid: number | undefine
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(process.execPath, [CHILD, d.dir, d.step, String(d.rank)], { stdio: ['ignore', fd, fd, 'ipc'] });
+    const child = spawn(process.execPath, [CHILD, d.dir, d.step, String(d.rank), String(process.pid)], { stdio: ['ignore', fd, fd] });
     started(child.pid);
     return new Promise((resolve, reject) => {
       child.on('error', reject);
