@@ -52,6 +52,10 @@ export async function reference(): Promise<{ out: string; writtenAs: string }> {
   const stamp = statSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')).mtimeMs.toFixed(0);
   const dir = path.join(os.tmpdir(), `mmcurate-cluster-ref-${stamp}`);
   const done = path.join(dir, 'written-as');
+  // references of earlier builds go (finished ones only: a folder being built ends in .<pid>)
+  for (const old of readdirSync(os.tmpdir())) {
+    if (/^mmcurate-cluster-ref-\d+$/.test(old) && old !== path.basename(dir)) rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true });
+  }
   if (!existsSync(done)) {
     const tmp = `${dir}.${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
