@@ -110,7 +110,8 @@ async function benchBunny(rows: (string | number)[][]): Promise<void> {
   const target = String(Math.max(1, Math.floor(N_C / 1000)));
   const args = ['--input', input, '--recipe', 'bunny-laion-2m', '--k', String(K_C), '--target', target, '--threads', String(THREADS), '--out', out, '--quiet'];
   const ours = timeNode(path.join(HERE, 'coreset-cli.js'), args);
-  const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { steps: { out: number }[]; timings_s: Record<string, number> };
+  const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { steps: { out: number }[] };
+  const log = JSON.parse(readFileSync(path.join(out, 'run-log.json'), 'utf8')) as { timings_s: Record<string, number> };
   rmSync(out, { recursive: true, force: true });
   const fr = spawnSync(PY, [path.join(SHARED, 'bunny_faiss.py'), input, String(K_C)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 16 << 20 });
   if (fr.status !== 0) throw new Error(`bunny_faiss.py failed: ${fr.stderr.slice(-2000)}`);
@@ -119,7 +120,7 @@ async function benchBunny(rows: (string | number)[][]): Promise<void> {
   const rss = Number(/maxrss=([\d.]+)GB/.exec(line)?.[1]);
   const counts = /dedup kept (\d+) \([\d.]+%\) -> (\d+) -> (\d+) -> (\d+)/.exec(line)?.slice(1).join(' -> ') ?? '?';
   const phases = /\| (load=.*?) \| total/.exec(line)?.[1] ?? '';
-  const t = m.timings_s;
+  const t = log.timings_s;
   rows.push([`(c) Bunny recipe ${N_C / 1e6}M x 768 f16, k=${K_C}`, `bunny_faiss.py ${THREADS} threads`, total, `${N_C} -> ${counts}`, phases, `${rss.toFixed(2)} GB`]);
   rows.push([
     '',

@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   writers: async () => (await import('./writers.js')).benchWriters(),
   mix: async () => (await import('./mix.js')).benchMix(),
   coreset: async () => (await import('./coreset.js')).benchCoreset(),
+  tasks: async () => (await import('./tasks.js')).benchTasks(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

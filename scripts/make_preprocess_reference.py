@@ -1,25 +1,43 @@
 #!/usr/bin/python3
-"""Reference tensors for mmcurate's image preprocessing, made the way transformers' CLIPImageProcessor does it.
+"""Reference tensors for mmcurate's image preprocessing, made with PIL + numpy the way each model layout does it.
 
+    npx tsc -p tsconfig.json      (the large JPEGs come from dist/test/preprocess-big-jpeg.js, see below)
     /usr/bin/python3 scripts/make_preprocess_reference.py [OUT_DIR]   (default test/fixtures/preprocess)
 
-Writes small test images in the formats a web crawl brings (JPEG, PNG with alpha, grey, grey+alpha, palette,
-CMYK JPEG, WebP, EXIF-rotated JPEG, animated GIF, odd and tiny sizes) and, for each, PIL + numpy's result of:
-open -> ImageOps.exif_transpose -> convert("RGB") -> resize so the shortest edge is 224 with PIL BICUBIC
-(long edge int(224 * long / short)) -> centre crop 224 ((H - 224) // 2, zero padding if smaller) -> float64
-rescale by 1/255 -> float32 -> (x - mean) / std -> CHW.
+Writes small test images in the formats a web crawl brings (JPEG, PNG with alpha, grey, grey+alpha, palette with and
+without transparency, 1-bit, 16-bit grey, CMYK JPEG, WebP, EXIF-rotated JPEG, GIFs, odd and tiny sizes) and, for each,
+PIL's result in two orders. Both start from `Image.open` as it is: PIL does not apply EXIF orientation, and neither
+open_clip's transform nor transformers' CLIPImageProcessor does (transformers' `load_image` helper would).
 
-To keep the fixtures small the cropped uint8 image is stored as a lossless PNG (ref/NAME.png) and the test
-normalises it; one full float32 tensor (jpeg_rgb.f32.gz) and per-image statistics of every normalised tensor
-(reference.json) check that last step too. Deterministic: fixed seeds.
+HF layout, transformers' CLIPImageProcessor (do_convert_rgb): convert("RGB") -> resize so the shortest edge is 224
+with PIL BICUBIC (long edge int(224 * long / short)) -> centre crop 224 ((H - 224) // 2, zero padding if smaller).
+
+OpenCLIP layout, open_clip's image_transform for eval: Resize(224, BICUBIC) -> CenterCrop(224) -> _convert_to_rgb ->
+ToTensor -> Normalize. torchvision runs Resize as PIL's `Image.resize` on the image in its own mode, so a palette
+("P") or bilevel ("1") image is resized with NEAREST whatever the filter, RGBA and LA are resized premultiplied,
+CMYK is resized before its conversion and a 16-bit grey PNG (mode "I") is resized in 32-bit integers; CenterCrop
+takes int(round((H - 224) / 2.0)). open_clip and torch are not needed: those transforms are reproduced here with PIL.
+
+convert("RGB") drops alpha without compositing, gives a transparent palette entry its palette colour, converts CMYK
+with Pillow's formula and clips a 16-bit grey value to 255 (mode "I": values above 255 become white).
+
+Then float64 rescale by 1/255 -> float32 -> (x - mean) / std -> CHW. To keep the fixtures small the cropped uint8
+image is stored as a lossless PNG (ref/NAME.png; ref/NAME.openclip.png where the OpenCLIP order differs) and the
+test normalises it; one full float32 tensor (jpeg_rgb.f32.gz) and per-image statistics of every normalised tensor
+(reference.json) check that last step too. The 1600x1200 and 4000x3000 JPEGs are not committed: the test makes them
+from a formula with sharp (test/preprocess-big-jpeg.ts), and reference.json records their sha256 and PIL's crop.
+Deterministic: fixed seeds; Pillow 9.4 (Debian 12's python3-pil).
 """
 import gzip
+import hashlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "preprocess")
 SIZE = 224
@@ -50,31 +68,62 @@ def scene(w, h, seed):
     return img
 
 
-def hf_reference(path):
-    img = Image.open(path)
-    img = ImageOps.exif_transpose(img)
-    img = img.convert("RGB")
-    w, h = img.size
+def crop_or_pad(arr, top, left):
+    """A SIZE x SIZE window at (top, left); outside the image is zero (both libraries pad a too-small image so)."""
+    H, W = arr.shape[:2]
+    out = np.zeros((SIZE, SIZE) + arr.shape[2:], dtype=arr.dtype)
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(H, top + SIZE), min(W, left + SIZE)
+    out[y0 - top:y1 - top, x0 - left:x1 - left] = arr[y0:y1, x0:x1]
+    return out
+
+
+def shortest_edge_size(w, h):
     short, long = (w, h) if w <= h else (h, w)
     new_long = int(SIZE * long / short)
-    ow, oh = (SIZE, new_long) if w <= h else (new_long, SIZE)
+    return (SIZE, new_long) if w <= h else (new_long, SIZE)
+
+
+def normalise(crop):
+    x = (crop.astype(np.float64) * (1 / 255)).astype(np.float32)
+    x = (x - MEAN) / STD
+    return x.transpose(2, 0, 1).copy()
+
+
+def hf_reference(path):
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    ow, oh = shortest_edge_size(w, h)
     if (ow, oh) != (w, h):
         img = img.resize((ow, oh), resample=Image.BICUBIC)
     arr = np.array(img)  # H, W, 3 uint8
     H, W = arr.shape[:2]
-    top, left = (H - SIZE) // 2, (W - SIZE) // 2
-    if top >= 0 and left >= 0:
-        crop = arr[top:top + SIZE, left:left + SIZE]
-    else:  # transformers pads a too-small image with zeros around its centre, then crops
-        nh, nw = max(SIZE, H), max(SIZE, W)
-        pad = np.zeros((nh, nw, 3), dtype=np.uint8)
-        pt, pl = -(-(nh - H) // 2), -(-(nw - W) // 2)
-        pad[pt:pt + H, pl:pl + W] = arr
-        t, l = top + pt, left + pl
-        crop = pad[max(0, t):max(0, t) + SIZE, max(0, l):max(0, l) + SIZE]
-    x = (crop.astype(np.float64) * (1 / 255)).astype(np.float32)
-    x = (x - MEAN) / STD
-    return crop, x.transpose(2, 0, 1).copy(), (w, h)
+    # transformers crops at (H - SIZE) // 2; a too-small image is padded around its centre first, which puts
+    # the window at the same place: -ceil((SIZE - H) / 2)
+    return crop_or_pad(arr, (H - SIZE) // 2, (W - SIZE) // 2)
+
+
+def openclip_reference(path):
+    img = Image.open(path)
+    w, h = img.size
+    ow, oh = shortest_edge_size(w, h)
+    if (ow, oh) != (w, h):
+        img = img.resize((ow, oh), resample=Image.BICUBIC)  # in the image's own mode, as torchvision does
+    # convert("RGB") is per pixel: after the crop (open_clip's order) or before it, the same pixels
+    arr = np.array(img.convert("RGB"))
+    H, W = arr.shape[:2]
+
+    def offset(n):  # torchvision's CenterCrop: pads (SIZE - n) // 2 first when too small, else round half to even
+        return -((SIZE - n) // 2) if n < SIZE else int(round((n - SIZE) / 2.0))
+
+    return crop_or_pad(arr, offset(H), offset(W))
+
+
+def displayed_size(path):
+    """The size ingest records: after EXIF orientation (the tensor itself ignores it, as PIL does)."""
+    img = Image.open(path)
+    w, h = img.size
+    return (h, w) if img.getexif().get(0x0112, 1) >= 5 else (w, h)
 
 
 def main():
@@ -136,20 +185,74 @@ def main():
     frames[0].save(os.path.join(OUT, "animated.gif"), save_all=True, append_images=frames[1:], duration=100, loop=0)
     add("animated.gif", "3-frame GIF; the first frame is scored")
 
+    rgba = scene(240, 180, 14).convert("RGBA")
+    yy, xx = np.mgrid[0:180, 0:240]
+    a = (xx * 255 // 239).astype(np.uint8)  # alpha ramps 0 -> 255 left to right
+    a[(yy // 20) % 4 == 1] = 0  # fully transparent bands over vivid colour
+    a[(yy // 20) % 4 == 3] = 255
+    rgba.putalpha(Image.fromarray(a))
+    rgba.save(os.path.join(OUT, "rgba_varying.png"))
+    add("rgba_varying.png", "RGBA PNG, alpha ramp 0-255 and transparent bands (OpenCLIP resizes premultiplied)")
+
+    pal = scene(200, 160, 15).convert("P", palette=Image.ADAPTIVE, colors=16)
+    pal.save(os.path.join(OUT, "palette_trns.png"), transparency=3)
+    add("palette_trns.png", "palette PNG, entry 3 transparent (tRNS); PIL keeps its palette colour")
+
+    pal.save(os.path.join(OUT, "palette_alpha.png"), transparency=bytes((255, 0, 64, 128, 192, 255, 0, 32) * 2))
+    add("palette_alpha.png", "palette PNG with 16 alpha values in tRNS")
+
+    gif = scene(160, 120, 16).convert("P", palette=Image.ADAPTIVE, colors=32)
+    gif.save(os.path.join(OUT, "transparent.gif"), transparency=int(np.bincount(np.array(gif).ravel()).argmax()))
+    add("transparent.gif", "GIF whose most used palette entry is transparent; PIL keeps its palette colour")
+
+    scene(200, 150, 17).save(os.path.join(OUT, "rgb_trns.png"), transparency=(255, 255, 255))
+    add("rgb_trns.png", "RGB PNG with a transparent colour (tRNS): PIL's mode stays RGB")
+
+    grey16 = np.array(scene(150, 200, 18).convert("L"), dtype=np.uint16) * 3  # 0-765: PIL clips above 255
+    Image.fromarray(grey16, "I;16").save(os.path.join(OUT, "grey16.png"))
+    add("grey16.png", "16-bit grey PNG, values 0-765 (PIL mode I; convert clips to 255)")
+
+    scene(120, 90, 19).convert("1").save(os.path.join(OUT, "bilevel.png"))
+    add("bilevel.png", "1-bit PNG (PIL mode 1: OpenCLIP resizes it with NEAREST)")
+
     entries = []
-    for name, note in cases:
-        crop, tensor, (w, h) = hf_reference(os.path.join(OUT, name))
+
+    def record(name, note, path, extra=None):
+        w, h = displayed_size(path)
+        crop = hf_reference(path)
+        oc = openclip_reference(path)
+        tensor = normalise(crop)
         stem = os.path.splitext(name)[0]
         Image.fromarray(crop, "RGB").save(os.path.join(OUT, "ref", stem + ".png"), optimize=True)
-        entries.append({
+        entry = {
             "file": name, "note": note, "width": w, "height": h, "ref": "ref/" + stem + ".png",
             "mean": float(tensor.mean(dtype=np.float64)), "l2": float(np.sqrt((tensor.astype(np.float64) ** 2).sum())),
             "first": [float(v) for v in tensor.reshape(-1)[:8]],
-        })
+        }
+        if not np.array_equal(oc, crop):
+            Image.fromarray(oc, "RGB").save(os.path.join(OUT, "ref", stem + ".openclip.png"), optimize=True)
+            entry["openclip_ref"] = "ref/" + stem + ".openclip.png"
+        entry.update(extra or {})
+        entries.append(entry)
+        return tensor
+
+    for name, note in cases:
+        tensor = record(name, note, os.path.join(OUT, name))
         if name == "jpeg_rgb.jpg":
             with open(os.path.join(OUT, "jpeg_rgb.f32.gz"), "wb") as raw:
                 with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
                     f.write(tensor.astype("<f4").tobytes())
+
+    # Camera-sized JPEGs (libjpeg could shrink them on load), made by the test's own generator with sharp.
+    gen = os.path.join(os.path.dirname(__file__), "..", "dist", "test", "preprocess-big-jpeg.js")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["node", gen, tmp], check=True)
+        for w, h in ((1600, 1200), (4000, 3000)):
+            name = f"big_{w}x{h}.jpg"
+            with open(os.path.join(tmp, name), "rb") as f:
+                sha = hashlib.sha256(f.read()).hexdigest()
+            record(name, f"{w}x{h} JPEG from test/preprocess-big-jpeg.ts (not committed)", os.path.join(tmp, name),
+                   {"generated": True, "sha256": sha})
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump({"size": SIZE, "mean": MEAN.tolist(), "std": STD.tolist(), "resample": "PIL BICUBIC",
                    "images": entries}, f, indent=1)

@@ -1,5 +1,5 @@
 /** Shared by the tests: temp folders, running the real CLI, and two independent Parquet readers. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,5 +49,49 @@ export async function duck(sql: string): Promise<Record<string, unknown>[]> {
     return r.getRowObjectsJS() as Record<string, unknown>[];
   } finally {
     c.closeSync();
+  }
+}
+
+/**
+ * Runs the CLI in-process through main(argv), collecting what it writes to stdout and stderr; `cwd` is the
+ * working directory for the call (restored after). Stdout is passed on as well as collected: the test
+ * runner reports other tests' results there meanwhile, and must not lose them.
+ */
+export async function runMain(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+  const { main } = await import('../src/cli/main.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const [ow, ew, before] = [process.stdout.write, process.stderr.write, process.cwd()];
+  const text = (chunk: string | Uint8Array): string => (typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    out.push(text(chunk));
+    return (ow as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(text(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    if (opts.cwd) process.chdir(opts.cwd);
+    const code = await main(args);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+    process.chdir(before);
+  }
+}
+
+/** A dataset's manifest.json. */
+export function readManifestOf(d: string): import('../src/write/manifest.js').Manifest {
+  return JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as import('../src/write/manifest.js').Manifest;
+}
+
+/** Every reject line of a dataset (none when it has no rejects folder). */
+export function readRejectsOf(d: string): { file: string; location: string; reason: string; detail: string; [k: string]: unknown }[] {
+  try {
+    return readdirSync(path.join(d, 'rejects')).flatMap((f) => readFileSync(path.join(d, 'rejects', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+  } catch {
+    return [];
   }
 }

@@ -1,22 +1,15 @@
 /** Every input format and every bad-input path, on real files (input Parquet written by DuckDB). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cli, duck, readHyparquet, tmpDir, DEMO, ROOT } from './helpers.js';
-import type { Manifest } from '../src/write/manifest.js';
+import { cli, duck, readHyparquet, tmpDir, DEMO, ROOT, readManifestOf, readRejectsOf } from './helpers.js';
 
 const dir = tmpDir();
-const manifest = (d: string): Manifest => JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')) as Manifest;
-const rejects = (d: string): { file: string; location: string; reason: string; detail: string }[] => {
-  try {
-    return readdirSync(path.join(d, 'rejects')).flatMap((f) => readFileSync(path.join(d, 'rejects', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
-  } catch {
-    return [];
-  }
-};
+const manifest = readManifestOf;
+const rejects = readRejectsOf;
 const img = (name: string): string => path.join(DEMO, 'images', name);
 
 test('CSV and TSV with paths relative to the file, and --map for odd column names', () => {
@@ -96,8 +89,10 @@ test('a truncated Parquet file and a broken tar are reported and the run goes on
   const tarBytes = readFileSync(path.join(DEMO, 'wds', '00000.tar'));
   writeFileSync(path.join(d, 'cut.tar'), tarBytes.subarray(0, 12000));
   const out = path.join(dir, 'broken-out');
-  const r = cli(['ingest', '--kind', 'caption', '--input', `a=${d}/cut.parquet`, `b=${d}/cut.tar`, `c=${DEMO}/captions.jsonl`, '--out', out]);
+  // source a keeps nothing: without --allow-empty that would fail the run (exit 1)
+  const r = cli(['ingest', '--kind', 'caption', '--input', `a=${d}/cut.parquet`, `b=${d}/cut.tar`, `c=${DEMO}/captions.jsonl`, '--out', out, '--allow-empty']);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: source "a": its only record was rejected, as unreadable_file; nothing of it is in /);
   assert.match(r.stderr, /cut.parquet/);
   const m = manifest(out);
   assert.equal(m.sources.a!.rejected_by_reason.unreadable_file, 1);
@@ -119,7 +114,7 @@ test('decompression bombs are rejected by the pixel limit', async () => {
   await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#ff0000' } }).png().toFile(path.join(d, 'big.png'));
   writeFileSync(path.join(d, 'x.jsonl'), JSON.stringify({ image: 'big.png', caption: 'a big red field' }) + '\n' + JSON.stringify({ image: 'big.png', caption: 'again' }) + '\n');
   const out = path.join(dir, 'bomb-out');
-  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'x.jsonl'), '--max-pixels', '1000000', '--out', out]);
+  const r = cli(['ingest', '--kind', 'caption', '--input', path.join(d, 'x.jsonl'), '--max-pixels', '1000000', '--out', out, '--allow-empty']);
   assert.equal(r.code, 0, r.stderr);
   const rj = rejects(out);
   assert.equal(rj.length, 2);

@@ -135,10 +135,12 @@ test('a TSV without a header row takes --csv-columns, cut or whole (CC3M layout:
   assert.deepEqual(b.rows, a.rows);
   const first = (a.rows as { text: string; url: string }[]).find((r) => r.url === 'https://img.example/0.jpg');
   assert.equal(first?.text, 'a caption number 0 ');
-  // without --csv-columns the first record becomes the header: said on stderr, every row rejected by reason
+  // without --csv-columns the first record becomes the header: said on stderr, every row rejected by reason,
+  // and a source with nothing kept fails the run
   const noHeader = cli(['ingest', '--kind', 'caption', '--input', file, '--out', path.join(dir, 'no-header')]);
-  assert.equal(noHeader.code, 0);
+  assert.equal(noHeader.code, 1);
   assert.match(noHeader.stderr, /the header row holds "https:\/\/img\.example\/0\.jpg", which looks like data; .* --csv-columns/);
+  assert.match(noHeader.stderr, /error: source "Train_GCC-training": all 1,999 of its records were rejected, every one for the same reason, missing_caption; .*--csv-columns/);
   const bad = cli(['ingest', '--kind', 'caption', '--input', file, '--csv-columns', 'caption,,url', '--out', path.join(dir, 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--csv-columns/);

@@ -80,7 +80,38 @@ test('45:45:10 by samples: each kind within one sample, the audit passes, same s
   assert.equal((await runCommand(mix, [...INPUTS, ...MM1, '--out', b, '--shard-rows', '50', '--quiet'])).code, 0);
   const again = await runCommand(mix, [...INPUTS, ...MM1, '--out', b, '--seed', '3', '--quiet']);
   assert.equal(again.code, 2);
-  assert.match(again.error!, /holds the output of a different mix run \(step mix: spec\.what/);
+  assert.match(again.error!, /holds the output of a different mix run \(step select: spec\.what/);
+});
+
+test('--tasks N: map and write as rank tasks give the same rows in the same order, and the same accounting', async () => {
+  const one = out();
+  assert.equal((await runCommand(mix, [...INPUTS, ...MM1, '--out', one, '--shard-rows', '50', '--quiet'])).code, 0);
+  const many = out();
+  assert.equal((await runCommand(mix, [...INPUTS, ...MM1, '--out', many, '--shard-rows', '50', '--tasks', '3', '--quiet'])).code, 0);
+  const plan = (dir: string, step: string) => JSON.parse(readFileSync(path.join(dir, '_plan', `${step}.json`), 'utf8')) as { world: number };
+  assert.deepEqual([plan(many, 'map').world, plan(many, 'write').world], [3, 3]);
+  assert.ok(readdirSync(path.join(many, 'data')).some((f) => f.startsWith('part-00002-')), 'the last writer wrote shards');
+  const rows = async (dir: string) => (await Promise.all(manifest(dir).shards.map((s) => readHyparquet(path.join(dir, s.path))))).flat();
+  const a = await rows(one), b = await rows(many);
+  assert.deepEqual(b.map((r) => r.id), a.map((r) => r.id), 'the same rows in the same order');
+  assert.deepEqual(b.map((r) => r.metadata), a.map((r) => r.metadata));
+  const ma = manifest(one), mb = manifest(many);
+  assert.deepEqual([mb.rows, mb.kinds, mb.sources, mb.mix.prompts, mb.mix.spec_hash], [ma.rows, ma.kinds, ma.sources, ma.mix.prompts, ma.mix.spec_hash]);
+  assert.equal(existsSync(path.join(many, '_work')), false, 'the shuffle files are gone once the manifest is written');
+  const report = await auditDataset(many);
+  assert.equal(report.ok, true, report.failures.join('\n'));
+});
+
+test('a second mix on the same --out while one runs is refused naming it; the first one finishes', async () => {
+  const a = out();
+  const first = runCommand(mix, [...INPUTS, ...MM1, '--out', a, '--quiet']);
+  // the first run holds the lock from its start; the second one, started on the next turn, must not touch its files
+  await new Promise((r) => setImmediate(r));
+  const second = await runCommand(mix, [...INPUTS, ...MM1, '--out', a, '--quiet']);
+  assert.equal(second.code, 2);
+  assert.match(second.error!, /is in use by another run \(mmcurate mix .*pid \d+/);
+  assert.equal((await first).code, 0);
+  assert.equal(manifest(a).rows, 222);
 });
 
 test('the audit fails on a tampered copy: a changed byte, a missing shard, an extra shard, a wrong row count', async () => {

@@ -1,7 +1,8 @@
 // `mmcurate score` end to end on datasets written by `mmcurate ingest`: columns, rejects with reasons,
 // both filters, the clip-retrieval .npy layout, interleaved documents and text embeddings.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -170,6 +171,35 @@ describe('mmcurate score', () => {
     // And the same shards as an uninterrupted run into a fresh folder.
     const fresh = await score({ input, out: join(tmp, 'top-fresh'), keepTop: 0.5, shardRows: 2, batch: 4, workers: 1, device: 'cpu', quiet: true });
     assert.deepEqual(fresh.shards.map((s) => `${s.path} ${s.sha256}`), first);
+  });
+
+  test('byte-reproducible: two clean runs, and a run resumed after a lost task, write identical files', async () => {
+    // Several tasks of more rows than a model batch, so each task runs several batches, the last one short.
+    const input = join(tmp, 'captions-repro');
+    await ingest({ kind: 'caption', inputs: [`shapes=${join(raw, 'captions.jsonl')}`], out: input, quiet: true, workers: 1, shard: { maxShardRows: 5 } });
+    assert.equal(openDataset(input).manifest.shards.length, 3);
+    const run = (out: string) => score({ input, out, emitNpy: true, batch: 3, workers: 1, device: 'cpu', quiet: true });
+    const files = (out: string) => {
+      const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { shards: { path: string }[] };
+      const paths = m.shards.map((s) => s.path);
+      for (const d of ['img_emb', 'text_emb', 'metadata']) for (const f of readdirSync(join(out, d))) paths.push(`${d}/${f}`);
+      return paths.sort().map((p) => `${p} ${createHash('sha256').update(readFileSync(join(out, p))).digest('hex')}`);
+    };
+    const a = join(tmp, 'repro-a');
+    const b = join(tmp, 'repro-b');
+    await run(a);
+    await run(b);
+    const first = files(a);
+    assert.ok(first.filter((f) => f.startsWith('data/')).length >= 3);
+    assert.deepEqual(files(b), first);
+
+    // Task 1 lost its marker and its outputs: the re-run scores it again, to the same bytes.
+    const lost = first.map((f) => f.split(' ')[0]!).filter((p) => /(part-00001-|_1\.(npy|parquet)$)/.test(p));
+    assert.ok(lost.length >= 2, lost.join(', '));
+    rmSync(join(b, '_tasks', 'score', '00001.done.json'));
+    for (const p of lost) rmSync(join(b, p));
+    await run(b);
+    assert.deepEqual(files(b), first);
   });
 
   test('interleaved documents: per-image best neighbour similarity and the mean per document', async () => {

@@ -127,6 +127,57 @@ describe('ScoreEngine', () => {
   });
 });
 
+describe('model batches are cut by position, not by timing', () => {
+  // The model's GEMMs give slightly different bits for the same image in a different batch, so batch k must
+  // hold exactly the decodable images k*B .. k*B+B-1 however the input arrives and whatever decodes first.
+  test('every embedding equals the model run on fixed groups of B images / texts, bit for bit', async () => {
+    const items = await makeItems();
+    const B = 4;
+    const images: Uint8Array[] = [];
+    const texts: string[] = [];
+    for (const it of items) {
+      for (const t of it.texts) if (t) texts.push(t);
+      for (const b of it.images) if (b && (await preprocessImage(b, model.preprocess)).ok) images.push(b);
+    }
+    const plane = 3 * model.preprocess.width * model.preprocess.height;
+    const want = { images: [] as Float32Array[], texts: [] as Float32Array[] };
+    for (let k = 0; k < images.length; k += B) {
+      const group = images.slice(k, k + B);
+      const pixels = new Float32Array(group.length * plane);
+      for (let i = 0; i < group.length; i++) {
+        const r = await preprocessImage(group[i], model.preprocess);
+        assert.ok(r.ok);
+        pixels.set(r.pixels, i * plane);
+      }
+      const e = await model.embedImages(pixels, group.length);
+      for (let i = 0; i < group.length; i++) want.images.push(e.data.slice(i * e.dim, (i + 1) * e.dim));
+    }
+    for (let k = 0; k < texts.length; k += B) {
+      const e = await model.embedTexts(texts.slice(k, k + B));
+      for (let i = 0; i < e.count; i++) want.texts.push(e.data.slice(i * e.dim, (i + 1) * e.dim));
+    }
+    // Input batches of one row with at most one pending batch: the old engine ran short batches here.
+    for (const [sizes, maxPendingBatches] of [[[1], 1], [[5, 1, 7, 3], 2], [[100], 4]] as const) {
+      const engine = new ScoreEngine(model, { batchSize: B, workers: 1, maxInFlight: B, maxPendingBatches });
+      try {
+        const flat = (await collect(engine, batches(items, [...sizes]))).flat();
+        const got = { images: [] as Float32Array[], texts: [] as Float32Array[] };
+        for (const o of flat) {
+          for (const t of o.texts) if (t?.ok) got.texts.push(t.embedding);
+          for (const i of o.images) if (i?.ok) got.images.push(i.embedding);
+        }
+        assert.equal(got.images.length, want.images.length);
+        assert.equal(got.texts.length, want.texts.length);
+        got.images.forEach((e, i) => assert.deepEqual(e, want.images[i], `image ${i}, input batches ${sizes}`));
+        got.texts.forEach((e, i) => assert.deepEqual(e, want.texts[i], `text ${i}, input batches ${sizes}`));
+        assert.equal(engine.stats.visionBatches, Math.ceil(images.length / B));
+      } finally {
+        await engine.close();
+      }
+    }
+  });
+});
+
 describe('interleaved documents', () => {
   const v = (...x: number[]) => {
     const a = Float32Array.from(x);

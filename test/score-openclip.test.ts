@@ -40,8 +40,22 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
     assert.equal(oc.isTestEncoder, true);
     assert.equal(oc.dim, 64);
     assert.equal(oc.tokenizer.contextLength, 77);
-    assert.equal(ocLogs.length, 1);
+    assert.equal(ocLogs.length, 2);
     assert.match(ocLogs[0], /OpenCLIP layout, visual\/model\.onnx \+ textual\/model\.onnx/);
+  });
+
+  test('a graph with the batch fixed at 1 is named in one warning that says how to re-export it; once per model', async () => {
+    assert.match(ocLogs[1]!, /^warning: model openclip-test: .*visual\/model\.onnx \(input image\) and .*textual\/model\.onnx \(input text\) fix the batch size at 1/);
+    assert.match(ocLogs[1]!, /torch\.onnx\.export\(\.\.\.\) of visual\/model\.onnx with dynamic_axes=\{"image": \{0: "batch"\}, "embedding": \{0: "batch"\}\} and textual\/model\.onnx with dynamic_axes=\{"text": \{0: "batch"\}, "embedding": \{0: "batch"\}\}/);
+    const again: string[] = [];
+    const second = await loadModel(OPENCLIP_DIR, { device: 'cpu', log: (l) => again.push(l) });
+    await second.close();
+    assert.equal(again.length, 1, again.join('\n'));
+    // the HF-layout TEST encoder has a dynamic batch: no warning
+    const hfLogs: string[] = [];
+    const dynamic = await loadModel(undefined, { device: 'cpu', log: (l) => hfLogs.push(l) });
+    await dynamic.close();
+    assert.equal(hfLogs.filter((l) => l.startsWith('warning')).length, 0);
   });
 
   test('gives the same image and text embeddings and scores as the HF-layout copy (batch fixed at 1 in the graph)', async () => {
@@ -54,8 +68,10 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
 
     const formats = ['png', 'jpeg', 'webp'] as const;
     const images: Uint8Array[] = [];
+    // Opaque: with alpha the two layouts' transforms differ by design (open_clip resizes RGBA premultiplied;
+    // test/score-preprocess.test.ts holds each to its own PIL reference).
     for (let k = 0; k < 7; k++) {
-      images.push(await shapeImage(SHAPES[k % 4], COLOURS[k % 6], { size: [64, 150, 333][k % 3], format: formats[k % 3], transparent: k % 2 === 1 }));
+      images.push(await shapeImage(SHAPES[k % 4], COLOURS[k % 6], { size: [64, 150, 333][k % 3], format: formats[k % 3] }));
     }
     // Each model preprocesses with its own plan, as `mmcurate score` does.
     const batchFor = async (m: ClipModel): Promise<Float32Array> => {
@@ -85,11 +101,14 @@ describe('an OpenCLIP export in Immich\'s layout', () => {
     const hfFile = join(TEST_MODEL_DIR, 'preprocessor_config.json');
     const ocFile = join(OPENCLIP_DIR, 'visual', 'preprocess_cfg.json');
     const a = parsePreprocessorConfig(JSON.parse(readFileSync(hfFile, 'utf8')), hfFile);
-    const { cropRounding, ...b } = parseOpenClipPreprocessConfig(JSON.parse(readFileSync(ocFile, 'utf8')), ocFile);
-    // the one difference: torchvision's centre crop rounds an odd margin half to even, transformers floors it
+    const { cropRounding, convertRgb, ...b } = parseOpenClipPreprocessConfig(JSON.parse(readFileSync(ocFile, 'utf8')), ocFile);
+    // the differences: torchvision's centre crop rounds an odd margin half to even, transformers floors it; and
+    // open_clip converts to RGB after resize and crop, transformers first
     assert.equal(cropRounding, 'half-even');
+    assert.equal(convertRgb, 'after-crop');
     assert.deepEqual(b, a);
-    assert.deepEqual({ ...oc.preprocess, cropRounding: undefined }, { ...hf.preprocess, cropRounding: undefined });
+    const same = (p: typeof hf.preprocess) => ({ ...p, cropRounding: undefined, convertRgb: undefined });
+    assert.deepEqual(same(oc.preprocess), same(hf.preprocess));
   });
 
   test('an odd crop margin is rounded as torchvision does (half to even), one pixel off transformers\' floor when it matters', async () => {
@@ -153,6 +172,24 @@ describe('open_clip text settings', () => {
     assert.equal(cleanText('  A photo_of a  "RED" circle!\n', 'canonicalize'), 'a photo of a red circle');
     assert.equal(cleanText('  A  Red\tCircle. ', 'whitespace'), 'A Red Circle.');
     assert.equal(cleanText('A  Red Circle', 'lower'), 'a red circle');
+  });
+
+  test("every mode cleans as open_clip's basic_clean does: ftfy.fix_text, html.unescape twice (reference pairs from ftfy)", () => {
+    // test/fixtures/caption-clean/make.py: HTML entities, mojibake, curly quotes, ligatures, full width, clean scripts
+    const ref = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'caption-clean', 'reference.json'), 'utf8')) as { pairs: Record<string, string>[] };
+    assert.ok(ref.pairs.length >= 60);
+    for (const p of ref.pairs) {
+      for (const mode of ['whitespace', 'lower', 'canonicalize'] as const) assert.equal(cleanText(p.input!, mode), p[mode], `${mode}: ${JSON.stringify(p.input)}`);
+    }
+  });
+
+  test('the OpenCLIP layout tokenizes repaired captions; the HF layout keeps its tokenizer.json normalisation', () => {
+    const pairs = [['a red circle &amp; a blue star', 'a red circle & a blue star'], ['a red caf\u00c3\u00a9 circle', 'a red caf\u00e9 circle']];
+    for (const [raw, clean] of pairs) {
+      assert.deepEqual(oc.tokenizer.encode(raw!).ids, oc.tokenizer.encode(clean!).ids, raw);
+      // transformers' CLIPTokenizerFast does no ftfy or unescape: neither does the HF layout
+      assert.notDeepEqual(hf.tokenizer.encode(raw!).ids, hf.tokenizer.encode(clean!).ids, raw);
+    }
   });
 });
 

@@ -1,22 +1,58 @@
-// Preprocessing parity with transformers' CLIPImageProcessor on PIL (reference made by
-// scripts/make_preprocess_reference.py), and each kind of bad image.
+// Preprocessing parity with each layout's Python transform on PIL (transformers' CLIPImageProcessor for the HF
+// layout, open_clip's image_transform for the OpenCLIP one; references made by scripts/make_preprocess_reference.py),
+// and each kind of bad image.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { crc32, gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { loadModel, type ClipModel } from '../src/score/model.js';
-import { parsePreprocessorConfig, resizedSize } from '../src/score/preprocess-config.js';
+import { parseOpenClipPreprocessConfig, parsePreprocessorConfig, type PreprocessConfig, resizedSize } from '../src/score/preprocess-config.js';
 import { preprocessImage } from '../src/score/preprocess.js';
 import { dot } from '../src/score/similarity.js';
+import { bigJpeg } from './preprocess-big-jpeg.js';
 
 const DIR = new URL('../../test/fixtures/preprocess/', import.meta.url);
 const ref = JSON.parse(readFileSync(new URL('reference.json', DIR), 'utf8')) as {
   size: number;
   mean: number[];
   std: number[];
-  images: { file: string; ref: string; width: number; height: number; mean: number; l2: number; first: number[] }[];
+  images: {
+    file: string;
+    ref: string;
+    /** Present where open_clip's order gives other pixels than transformers'. */
+    openclip_ref?: string;
+    /** Made by the test (preprocess-big-jpeg.ts), not committed: these are the bytes' sha256. */
+    generated?: boolean;
+    sha256?: string;
+    width: number;
+    height: number;
+    mean: number;
+    l2: number;
+    first: number[];
+  }[];
 };
+const OPENCLIP_CFG = new URL('../openclip-test/visual/preprocess_cfg.json', DIR).pathname;
+
+/** A fixture's bytes; the large JPEGs are made from their formula and must be the bytes the reference was made from. */
+async function bytesOf(e: (typeof ref.images)[number]): Promise<Buffer> {
+  if (!e.generated) return readFileSync(new URL(e.file, DIR));
+  const m = /^big_(\d+)x(\d+)\.jpg$/.exec(e.file)!;
+  const bytes = await bigJpeg(Number(m[1]), Number(m[2]));
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  assert.equal(sha, e.sha256, `${e.file}: sharp made other bytes than the reference's; rerun scripts/make_preprocess_reference.py`);
+  return bytes;
+}
+
+/** Largest difference in 0-255 levels between two normalised tensors. */
+function maxLevelDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let c = 0; c < 3; c++) {
+    for (let i = c * N; i < (c + 1) * N; i++) m = Math.max(m, Math.abs(a[i] - b[i]) * ref.std[c] * 255);
+  }
+  return m;
+}
 const N = ref.size * ref.size;
 
 /** The reference crop (uint8 PNG) normalised the way transformers does: float32(v / 255), then (x - mean) / std. */
@@ -66,23 +102,29 @@ describe('preprocessing matches the PIL reference', () => {
     }
   });
 
-  // both decoders are held to the PIL reference: the JPEG fast path (@napi-rs/image) and sharp for all
-  for (const [e, decoder] of ref.images.flatMap((x) => [[x, 'auto'], [x, 'sharp']] as const)) {
-    test(`${e.file} (${decoder}): mean |diff| <= 0.02 and embedding cosine >= 0.999`, async () => {
-      const r = await preprocessImage(readFileSync(new URL(e.file, DIR)), model.preprocess, { decoder });
-      assert.ok(r.ok, r.ok ? '' : `${r.reason}: ${r.detail}`);
-      assert.equal(r.width, e.width);
-      assert.equal(r.height, e.height);
-      const want = await referenceTensor(e.ref);
-      const mad = meanAbsDiff(r.pixels, want);
-      assert.ok(mad <= 0.02, `${e.file}: mean absolute difference ${mad}`);
-      const both = new Float32Array(6 * N);
-      both.set(r.pixels, 0);
-      both.set(want, 3 * N);
-      const emb = await model.embedImages(both, 2);
-      const cos = dot(emb.data.subarray(0, emb.dim), emb.data.subarray(emb.dim));
-      assert.ok(cos >= 0.999, `${e.file}: embedding cosine ${cos}`);
-    });
+  // Both layouts, both decoders (the JPEG fast path @napi-rs/image, and sharp for all) against PIL.
+  const layouts: [string, () => PreprocessConfig][] = [
+    ['HF', () => model.preprocess],
+    ['OpenCLIP', () => parseOpenClipPreprocessConfig(JSON.parse(readFileSync(OPENCLIP_CFG, 'utf8')), OPENCLIP_CFG)],
+  ];
+  for (const [layout, cfgOf] of layouts) {
+    for (const [e, decoder] of ref.images.flatMap((x) => [[x, 'auto'], [x, 'sharp']] as const)) {
+      test(`${layout} ${e.file} (${decoder}): mean |diff| <= 0.02 and embedding cosine >= 0.999`, async () => {
+        const r = await preprocessImage(await bytesOf(e), cfgOf(), { decoder });
+        assert.ok(r.ok, r.ok ? '' : `${r.reason}: ${r.detail}`);
+        assert.equal(r.width, e.width);
+        assert.equal(r.height, e.height);
+        const want = await referenceTensor(layout === 'OpenCLIP' ? (e.openclip_ref ?? e.ref) : e.ref);
+        const mad = meanAbsDiff(r.pixels, want);
+        assert.ok(mad <= 0.02, `${e.file}: mean absolute difference ${mad}, at most ${maxLevelDiff(r.pixels, want).toFixed(1)} levels`);
+        const both = new Float32Array(6 * N);
+        both.set(r.pixels, 0);
+        both.set(want, 3 * N);
+        const emb = await model.embedImages(both, 2);
+        const cos = dot(emb.data.subarray(0, emb.dim), emb.data.subarray(emb.dim));
+        assert.ok(cos >= 0.999, `${e.file}: embedding cosine ${cos}`);
+      });
+    }
   }
 });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { ShardWriter, SHARD_DEFAULTS } from '../src/write/shard-writer.js';
+import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { duck, tmpDir } from './helpers.js';
 
 function row(i: number, bytes: number): Record<string, unknown> {
@@ -107,4 +108,62 @@ test('byte-array columns and the image struct survive every null pattern, page s
     const img = h.image as { bytes: Uint8Array | null; path: string | null } | null;
     assert.deepEqual([h.id, h.text, img !== null && img !== undefined, img?.path ?? null, img?.bytes ? Buffer.from(img.bytes).toString('hex') : null, h.metadata], [e.id, e.text, e.image, e.path, e.bytes, e.metadata], `hyparquet row ${i}`);
   }
+});
+
+test('a row group closes before the row that would take it past its byte budget; a larger row is a row group alone', async () => {
+  const dir = tmpDir();
+  const limit = 100_000;
+  const w = new ShardWriter({ outDir: dir, layout: 'caption', rank: 0, maxRowGroupBytes: limit });
+  const sizes = [30_000, 30_000, 30_000, 30_000, 250_000, 30_000, 60_000, 60_000];
+  sizes.forEach((b, i) => w.write(row(i, b)));
+  const [s] = w.close();
+  const meta = await parquetMetadataAsync(await asyncBufferFromFile(path.join(dir, s!.path)));
+  const groups = meta.row_groups.map((g) => [Number(g.num_rows), Number(g.total_byte_size)]);
+  assert.deepEqual(groups.map((g) => g[0]), [3, 1, 1, 2, 1]);
+  for (const [rows, bytes] of groups) if (rows! > 1) assert.ok(bytes! <= limit, `${rows} rows in ${bytes} bytes`);
+});
+
+test('every row group carries min/max statistics equal to its data, for numbers and strings (compared as UTF-8 bytes)', async () => {
+  const dir = tmpDir();
+  const w = new ShardWriter({ outDir: dir, layout: 'caption', rank: 0, maxRowGroupRows: 25 });
+  const texts = ['a\uffef', 'a😀', 'café', 'Zebra', 'zebra', ''];
+  const rows = Array.from({ length: 100 }, (_, i) => {
+    // enough distinct strings for the bulk (plain) writer, repeated ones for the dictionary writer: both paths
+    const r = row((i * 37) % 100, 0);
+    r.image = { bytes: null, path: `https://example.com/${(i * 13) % 100}.jpg` };
+    r.text = `${texts[i % texts.length]} ${(i * 7) % 100}`;
+    r.source = ['laion', 'coco', 'cc3m'][i % 3];
+    r.image_format = i % 4 === 0 ? null : ['jpeg', 'png', 'webp'][i % 3];
+    r.width = 100 + ((i * 53) % 97);
+    r.height = i % 5 === 0 ? null : 50 + ((i * 29) % 89);
+    return r;
+  });
+  for (const r of rows) w.write(r);
+  const [s] = w.close();
+  const meta = await parquetMetadataAsync(await asyncBufferFromFile(path.join(dir, s!.path)));
+  assert.equal(meta.row_groups.length, 4);
+  const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const get: Record<string, (r: Record<string, unknown>) => unknown> = {
+    id: (r) => r.id, source: (r) => r.source, text: (r) => r.text, image_format: (r) => r.image_format,
+    width: (r) => r.width, height: (r) => r.height, 'image.path': (r) => (r.image as { path: string }).path,
+  };
+  meta.row_groups.forEach((g, k) => {
+    const group = rows.slice(k * 25, (k + 1) * 25);
+    for (const [name, pick] of Object.entries(get)) {
+      const chunk = g.columns.find((c) => c.meta_data!.path_in_schema.join('.') === name)!;
+      const st = chunk.meta_data!.statistics;
+      assert.ok(st, `row group ${k}, ${name}: no statistics`);
+      const values = group.map(pick).filter((v) => v !== null);
+      const sorted = typeof values[0] === 'number' ? (values as number[]).sort((a, b) => a - b) : (values as string[]).sort(byBytes);
+      assert.deepEqual([st.min_value, st.max_value, Number(st.null_count)], [sorted[0], sorted[sorted.length - 1], group.length - values.length], `row group ${k}, ${name}`);
+    }
+    // image bytes: no bounds (they filter nothing)
+    assert.equal(g.columns.find((c) => c.meta_data!.path_in_schema.join('.') === 'image.bytes')!.meta_data!.statistics, undefined);
+  });
+  // DuckDB reads the same bounds and skips row groups with them
+  const dk = await duck(`SELECT row_group_id::INTEGER AS g, stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata('${path.join(dir, s!.path)}') WHERE path_in_schema = 'width' ORDER BY g`);
+  assert.deepEqual(dk.map((d) => [Number(d.lo), Number(d.hi)]), meta.row_groups.map((_, k) => {
+    const ws = rows.slice(k * 25, (k + 1) * 25).map((r) => r.width as number);
+    return [Math.min(...ws), Math.max(...ws)];
+  }));
 });

@@ -8,6 +8,7 @@ import { createReadStream, existsSync, readFileSync, readdirSync, statSync } fro
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
+import { outsideFolder } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
 import type { Manifest } from '../write/manifest.js';
 
@@ -79,6 +80,12 @@ export async function verifyDataset(dir: string, opts: { flag?: string; sha256?:
   const listed = new Set<string>();
   for (const s of manifest.shards) {
     listed.add(s.path);
+    const outside = outsideFolder(s.path);
+    if (outside) {
+      problems.push(`${String(s.path)}: listed in the manifest as a shard but ${outside}; a manifest lists only files under its own folder (${dir}), so the shard was not read`);
+      shards.push({ path: String(s.path), listed: true, present: false });
+      continue;
+    }
     const file = path.join(dir, s.path);
     if (!existsSync(file)) {
       problems.push(`${s.path}: listed in the manifest but missing`);
@@ -107,6 +114,11 @@ export async function verifyDataset(dir: string, opts: { flag?: string; sha256?:
   const claimed = manifest.shards.reduce((a, s) => a + s.rows, 0);
   if (typeof manifest.rows === 'number' && manifest.rows !== claimed) problems.push(`manifest.json: rows is ${manifest.rows} but its shards add up to ${claimed}`);
   for (const r of manifest.rejects ?? []) {
+    const outside = outsideFolder(r.path);
+    if (outside) {
+      problems.push(`${String(r.path)}: listed in the manifest as a rejects file but ${outside}; a manifest lists only files under its own folder (${dir}), so it was not read`);
+      continue;
+    }
     const file = path.join(dir, r.path);
     if (!existsSync(file)) {
       problems.push(`${r.path}: listed in the manifest but missing`);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
-import { summarize } from '../cli/summary.js';
+import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
 import { DEVICES, type Device } from '../onnx.js';
@@ -204,14 +204,6 @@ export function options(argv: string[]): CoresetOptions {
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const p = parse(argv);
-  if (p.help) {
-    process.stdout.write(help);
-    return 0;
-  }
-  const o = options(argv);
-  const m = await coreset(o);
-  process.stdout.write(summarize(m, o.out) + '\n');
-  return 0;
+export function run(argv: string[]): Promise<number> {
+  return runStageCommand(argv, help, (a) => parse(a).help, options, coreset);
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { TaskContext, TaskOutput, TaskResult } from '../run/contract.js';
 import { readResults } from '../run/markers.js';
 import { tmpName } from '../write/atomic.js';
-import { buildManifest, writeManifest, type Step } from '../write/manifest.js';
+import { buildManifest, writeManifest, writeRunLog, type Step } from '../write/manifest.js';
 import type { CoresetConfig } from './config.js';
 import { engineSummary, type EngineResult } from './engine.js';
 import { paths, type CoresetTaskSpec } from './layout.js';
@@ -47,13 +47,16 @@ export async function runTask(o: CoresetManifestSpec, ctx: TaskContext): Promise
       input_layout: o.spec.source.layout,
       recipe: o.recipe,
       coreset: o.coreset,
-      kmeans: { ...eng.kmeans, centroids: 'centroids.npy' },
+      kmeans: { k: eng.kmeans.k, trained: eng.kmeans.trained, sample_rows: eng.kmeans.sampleRows, objective: eng.kmeans.objective ?? null, centroids: 'centroids.npy' },
       dedup: eng.dedup,
       bands: eng.cuts,
-      timings_s: { ...eng.seconds, write: results.reduce((a, r) => a + (r.seconds ?? 0), 0) },
     },
   });
   writeManifest(out, manifest);
+  writeRunLog(out, {
+    timings_s: { ...eng.seconds, write: results.reduce((a, r) => a + (r.seconds ?? 0), 0) },
+    kmeans: { splits: eng.kmeans.splits ?? null, searched: eng.kmeans.searched ?? null, assign_skipped: eng.kmeans.assignSkipped ?? 0 },
+  });
   if (!o.keepWork) {
     rmSync(work, { recursive: true, force: true });
     const parent = path.dirname(work);

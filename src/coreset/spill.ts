@@ -1,5 +1,5 @@
 /**
- * A shuffle as a file layout (../shared/DESIGN.md): a map task routes each row to a key (a bucket of
+ * A shuffle as a file layout (docs/ARCHITECTURE.md): a map task routes each row to a key (a bucket of
  * clusters, or an input part) and appends it to ONE file of its own, in column segments grouped by
  * key, with a JSON index of segments beside it. The task for key b later reads the segments of b
  * from every map task's file. Buffers are flushed at a fixed size, so memory stays bounded.

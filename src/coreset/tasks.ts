@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { eachItem, strided, type TaskContext, type TaskOutput } from '../run/contract.js';
+import { contiguous, eachItem, strided, type TaskContext, type TaskOutput } from '../run/contract.js';
 import { f16Table, f32ToF16 } from '../util/float16.js';
 import { NpyReader, readNpy, type NpyArray } from '../util/npy.js';
 import { createDedupKernel, dedupCluster } from './dedup.js';
@@ -19,14 +19,14 @@ import { partOf, readPart } from './source.js';
 import { readSpilled, SpillWriter, type Cols } from './spill.js';
 
 /**
- * Rank r of `world` takes parts (assign, write) or buckets (dedup) r, r + world, …; each item keeps its own
+ * Rank r of `world` takes a contiguous run of parts (assign, write) or buckets r, r + world, … (dedup); each item keeps its own
  * file names, so what is written does not depend on the number of ranks.
  */
 export async function runTask(spec: CoresetTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
-  const count = spec.step === 'dedup' ? spec.buckets : spec.source.parts.length;
   const { writeTask } = await import('./write.js');
   const one = spec.step === 'assign' ? assignTask : spec.step === 'dedup' ? dedupTask : writeTask;
-  return eachItem(strided(count, ctx.rank, ctx.world), (item) => one(spec, { ...ctx, rank: item }));
+  const items = spec.step === 'dedup' ? strided(spec.buckets, ctx.rank, ctx.world) : contiguous(spec.source.parts.map((p) => p.rows), ctx.world)[ctx.rank]!;
+  return eachItem(items, (item) => one(spec, { ...ctx, rank: item }));
 }
 
 /** A spill file and its index, relative to the stage folder (the marker's intermediate files). */

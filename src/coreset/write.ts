@@ -14,6 +14,7 @@ import { Accounting } from '../write/accounting.js';
 import { RejectWriter, type Reject } from '../write/rejects.js';
 import { ShardWriter } from '../write/shard-writer.js';
 import { f32ToF16 } from '../util/float16.js';
+import { jsonText } from '../util/json-text.js';
 import { NpyReader, type NpyArray } from '../util/npy.js';
 import { unpackId, type CoresetTaskSpec } from './layout.js';
 import { fateOf, loadCuts, partResults, type Cuts, type Fate, type PartResults } from './select.js';
@@ -41,12 +42,12 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
   const settings = spec.write as WriteSettings;
   const { cuts } = loadCuts(ctx.outDir);
   const res = await partResults(spec, p);
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows });
-  const rejects = new RejectWriter(ctx.outDir, p);
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, stage: 'coreset', columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows });
+  const rejects = new RejectWriter(ctx.outDir, p, 'coreset');
   const acct = new Accounting();
   const fates: Record<string, number> = {};
   const detail = details(spec, cuts);
-  const emit = (row: Record<string, unknown>, i: number, where: { source: string; file: string; location: string; id: string }): void => {
+  const emit = (row: Record<string, unknown>, i: number, where: Where): void => {
     const base = spec.source.parts[p].base;
     const fate = fateOf(cuts, res.status[i], res.score[i], res.sim[i], base + i);
     fates[fate] = (fates[fate] ?? 0) + 1;
@@ -65,7 +66,8 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
   return { shards, ...(rej ? { rejects: rej } : {}), stats: acct.sources, extra: { fates } };
 }
 
-type Emit = (row: Record<string, unknown>, i: number, where: { source: string; file: string; location: string; id: string }) => void;
+type Where = { source: string; file: string; location: string; id: string; embedding_file?: string; embedding_row?: number };
+type Emit = (row: Record<string, unknown>, i: number, where: Where) => void;
 
 /** Reject details per step, fixed for the run (built once: a 2M-row run rejects nearly every row). */
 function details(spec: CoresetTaskSpec, cuts: Cuts): Record<Exclude<Fate, 'kept'>, string> {
@@ -78,7 +80,7 @@ function details(spec: CoresetTaskSpec, cuts: Cuts): Record<Exclude<Fate, 'kept'
   return d;
 }
 
-function rejectOf(spec: CoresetTaskSpec, res: PartResults, detail: Record<Exclude<Fate, 'kept'>, string>, fate: Exclude<Fate, 'kept'>, i: number, where: { source: string; file: string; location: string; id: string }): Reject {
+function rejectOf(spec: CoresetTaskSpec, res: PartResults, detail: Record<Exclude<Fate, 'kept'>, string>, fate: Exclude<Fate, 'kept'>, i: number, where: Where): Reject {
   const clustered = res.cluster[i] >= 0;
   // One object shape for every reject (absent fields undefined, which JSON leaves out): fast to build and serialise.
   return {
@@ -92,6 +94,8 @@ function rejectOf(spec: CoresetTaskSpec, res: PartResults, detail: Record<Exclud
     cluster_id: clustered ? res.cluster[i] : undefined,
     centroid_sim: clustered ? res.sim[i] : undefined,
     duplicate_of: fate === 'near_duplicate' ? (res.dupId ? unpackId(res.dupId, i * 4) : laionId(spec.source, res.dupRow[i])) : undefined,
+    embedding_file: where.embedding_file,
+    embedding_row: where.embedding_row,
   };
 }
 
@@ -118,7 +122,6 @@ async function writeDataset(spec: CoresetTaskSpec, p: number, emit: Emit, ctx: T
 const LAION_FIELDS = new Set(['url', 'caption', 'width', 'height']);
 
 function jsonSafe(v: unknown): unknown {
-  if (typeof v === 'bigint') return Number(v);
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if (v instanceof Date) return v.toISOString();
   return v;
@@ -131,6 +134,8 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
   const txt = part.text ? await NpyReader.open(part.text) : undefined;
   const meta = part.meta ? await openParquet(part.meta) : undefined;
   const file = path.relative(src.dir, part.meta ?? part.img!);
+  // the clip-retrieval join key: without metadata parts it is the only link back to the source data
+  const embFile = path.relative(src.dir, part.img!);
   const d = src.dim;
   // Row i of a slice's embeddings as float16 bytes (a copy: the block is reused).
   const f16 = (block: NpyArray, i: number): Uint8Array => {
@@ -147,7 +152,7 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
       for (let i = s.start; i < s.end; i++) {
         const m = metaRows?.[i - s.start] ?? {};
         const id = laionRowId(src.source, part.name, i);
-        const where = { source: src.source, file, location: typeof m.key === 'string' ? `row ${i} (key ${m.key})` : `row ${i}`, id };
+        const where = { source: src.source, file, location: typeof m.key === 'string' ? `row ${i} (key ${m.key})` : `row ${i}`, id, embedding_file: embFile, embedding_row: i };
         // Only kept rows need their record built (and their embeddings read back).
         if (fateOf(cuts, res.status[i], res.score[i], res.sim[i], part.base + i) !== 'kept') {
           emit({}, i, where);
@@ -155,6 +160,8 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
         }
         const rest: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(m)) if (!LAION_FIELDS.has(k)) rest[k] = jsonSafe(v);
+        rest.embedding_file = embFile;
+        rest.embedding_row = i;
         const url = typeof m.url === 'string' ? m.url : null;
         const dim = (v: unknown): number | null => (typeof v === 'number' && v >= 1 ? Math.trunc(v) : typeof v === 'bigint' && v >= 1n ? Number(v) : null);
         const row: Record<string, unknown> = {
@@ -167,7 +174,7 @@ async function writeLaion(spec: CoresetTaskSpec, p: number, res: PartResults, cu
           image_format: null,
           width: dim(m.width),
           height: dim(m.height),
-          metadata: JSON.stringify(rest),
+          metadata: jsonText(rest),
           image_embedding: f16((imgBlock ??= await img.readRows(s.start, s.end - s.start)), i - s.start),
         };
         if (txt) row.text_embedding = f16((txtBlock ??= await txt.readRows(s.start, s.end - s.start)), i - s.start);

@@ -234,7 +234,7 @@ function probeGif(b: Uint8Array, v: DataView): ImageHeader | undefined {
 }
 
 /** Position after a chain of GIF data sub-blocks starting at `pos`, or -1 when it runs past the end. */
-function skipSubBlocks(b: Uint8Array, pos: number): number {
+export function skipSubBlocks(b: Uint8Array, pos: number): number {
   while (pos < b.length) {
     const n = b[pos]!;
     pos += 1 + n;

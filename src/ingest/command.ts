@@ -1,16 +1,20 @@
 /** `mmcurate ingest`: raw captions, interleaved documents or text corpora → sharded Parquet + manifest. */
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { isKind, KINDS, type Kind } from '../records.js';
 import { bool, formatHelp, keyValues, list, num, parseArgs, required, str, type Flags } from '../cli/args.js';
-import { summarize } from '../cli/summary.js';
+import { emptySources, summarize } from '../cli/summary.js';
 import { runLocal } from '../run/executor.js';
-import { worldOf, type StageDef } from '../run/contract.js';
+import { contiguous, worldOf, type StageDef } from '../run/contract.js';
 import sharp from 'sharp';
 import { readManifest, type Manifest } from '../write/manifest.js';
-import { expandInputs, FORMATS, type Format, type InputUnit } from './detect.js';
+import { expandInputs, FORMATS, type Format } from './detect.js';
 import { DEFAULT_MAX_PIXELS, IMAGE_CHECK_MODES, type ImageCheckMode } from './images.js';
 import { DEFAULT_PART_BYTES, splitUnits } from './split.js';
+import { DEFAULT_MAX_LINE_BYTES } from './readers/lines.js';
 import { FIELD_NAMES } from './map.js';
+import { DEFAULT_MAX_IMAGE_BYTES } from './local-files.js';
 import type { IngestSpec } from './task.js';
 import type { IngestManifestSpec } from './manifest.js';
 
@@ -23,7 +27,12 @@ const flags: Flags = {
   strict: { type: 'boolean', help: 'stop at the first bad record or unreadable file (exit 1)' },
   'image-check': { type: 'string', help: 'decode (default): decode every local or embedded image with sharp; header: read its header and check its framing reaches the end marker (images decoded upstream, e.g. by img2dataset)' },
   'max-pixels': { type: 'number', integer: true, min: 1, help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
+  'image-root': { type: 'string', help: 'the folder local image paths must stay inside (default: each input file\'s folder), and where relative paths in Parquet image structs {bytes: null, path} resolve (default: the working directory, as HF datasets does)' },
+  'allow-paths-outside': { type: 'boolean', help: 'let local image paths point anywhere (absolute paths, ../), symbolic links included' },
+  'max-image-mb': { type: 'number', above: 0, help: `a local image file larger than this is rejected as image_too_large (default ${DEFAULT_MAX_IMAGE_BYTES / 2 ** 20})` },
+  'allow-empty': { type: 'boolean', help: 'exit 0 even when every record of a source was rejected' },
   'csv-columns': { type: 'list', help: 'CSV/TSV files without a header row: their column names in order, e.g. caption,url for CC3M\'s TSV (every row is then data)' },
+  'max-line-mb': { type: 'number', above: 0, help: `JSONL and plain text: a longer line is rejected as line_too_long, named by its number, and skipped without being held in memory (default ${DEFAULT_MAX_LINE_BYTES / 2 ** 20})` },
   'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
   workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks (default: CPU count)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'number of tasks the input parts are spread over (default: one per part, at most 256)' },
@@ -50,9 +59,19 @@ export interface IngestOptions {
   strict?: boolean;
   maxPixels?: number;
   imageCheck?: ImageCheckMode;
+  /** The folder local image paths must stay inside, and where Parquet image structs' relative paths resolve. */
+  imageRoot?: string;
+  /** Local image paths may point anywhere. */
+  allowPathsOutside?: boolean;
+  /** Bytes per local image file at most (default DEFAULT_MAX_IMAGE_BYTES). */
+  maxImageBytes?: number;
   textSplit?: 'line' | 'paragraph' | 'file';
   /** Column names for CSV/TSV inputs without a header row. */
   csvColumns?: string[];
+  /** JSONL and text lines longer than this are rejected (default DEFAULT_MAX_LINE_BYTES). */
+  maxLineBytes?: number;
+  /** A source with nothing kept is not an error (the command's exit code). */
+  allowEmpty?: boolean;
   workers?: number;
   tasks?: number;
   /** Files larger than this are cut into parts (split.ts); 0: never. */
@@ -60,21 +79,6 @@ export interface IngestOptions {
   shard?: IngestSpec['shard'];
   quiet?: boolean;
   command?: string[];
-}
-
-/** Spreads units over ranks, largest first onto the least-loaded rank: balanced and deterministic. */
-export function assign(units: InputUnit[], world: number): number[][] {
-  const out: number[][] = Array.from({ length: world }, () => []);
-  const load = new Array<number>(world).fill(0);
-  const order = units.map((_u, i) => i).sort((a, b) => units[b]!.bytes - units[a]!.bytes || a - b);
-  for (const i of order) {
-    let best = 0;
-    for (let r = 1; r < world; r++) if (load[r]! < load[best]!) best = r;
-    out[best]!.push(i);
-    load[best]! += Math.max(1, units[i]!.bytes);
-  }
-  for (const r of out) r.sort((a, b) => a - b);
-  return out;
 }
 
 /** The ingest stage under the contract: one ranked step over the input parts, then the manifest. */
@@ -98,13 +102,21 @@ export const stage: StageDef<IngestOptions> = {
     const spec: IngestSpec = {
       kind: o.kind,
       units,
-      assignment: assign(units, world),
+      assignment: contiguous(units.map((u) => u.bytes), world),
       map: o.map ?? {},
       maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
       imageCheck: o.imageCheck ?? 'decode',
       strict: !!o.strict,
       textSplit: o.textSplit ?? 'line',
       ...(o.csvColumns?.length ? { csvColumns: o.csvColumns } : {}),
+      ...(o.maxLineBytes ? { maxLineBytes: o.maxLineBytes } : {}),
+      imagePaths: {
+        ...(o.imageRoot ? { root: path.resolve(o.imageRoot) } : {}),
+        allowOutside: !!o.allowPathsOutside,
+        maxBytes: o.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+        // HF datasets resolves relative struct paths against the working directory: the one this command ran in
+        ...(!o.imageRoot && units.some((u) => u.format === 'parquet') ? { cwd: process.cwd() } : {}),
+      },
       shard: o.shard ?? {},
     };
     const manifest: IngestManifestSpec = {
@@ -155,6 +167,16 @@ export function options(argv: string[]): IngestOptions {
   const imageCheck = str(p, 'image-check') ?? 'decode';
   if (!(IMAGE_CHECK_MODES as readonly string[]).includes(imageCheck)) throw new UsageError(`mmcurate ingest: --image-check must be ${IMAGE_CHECK_MODES.join(' or ')}, got "${imageCheck}"`);
   const partMb = num(p, 'part-mb');
+  const imageRoot = str(p, 'image-root');
+  if (imageRoot !== undefined) {
+    let isDir = false;
+    try {
+      isDir = statSync(imageRoot).isDirectory();
+    } catch {
+      isDir = false;
+    }
+    if (!isDir) throw new UsageError(`mmcurate ingest: --image-root ${imageRoot}: no such folder`);
+  }
   const out = required(p, 'out', 'ingest');
   const map = keyValues(list(p, 'map'), 'map');
   const fields = Object.keys(FIELD_NAMES[kind]);
@@ -169,8 +191,13 @@ export function options(argv: string[]): IngestOptions {
     strict: bool(p, 'strict'),
     maxPixels,
     imageCheck: imageCheck as ImageCheckMode,
+    imageRoot,
+    allowPathsOutside: bool(p, 'allow-paths-outside'),
+    maxImageBytes: mb(num(p, 'max-image-mb')),
     textSplit: split as 'line',
     csvColumns: csvColumns(list(p, 'csv-columns')),
+    maxLineBytes: mb(num(p, 'max-line-mb')),
+    allowEmpty: bool(p, 'allow-empty'),
     workers: num(p, 'workers'),
     tasks: num(p, 'tasks'),
     partBytes: mb(partMb),
@@ -187,7 +214,23 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const o = options(argv);
+  const out = o.out;
   const m = await ingest(o);
-  process.stdout.write(summarize(m, o.out) + '\n');
-  return 0;
+  process.stdout.write(summarize(m, out) + '\n');
+  const empty = emptySources(m, out, EMPTY_HINTS);
+  if (!empty.length) return 0;
+  const allow = !!o.allowEmpty;
+  for (const e of empty) process.stderr.write(`${allow ? 'warning' : 'error'}: ${e}\n`);
+  if (allow) return 0;
+  process.stderr.write(`error: ingest exits 1 because ${empty.length === 1 ? 'a source' : `${empty.length} sources`} came out empty; --allow-empty accepts that\n`);
+  return 1;
 }
+
+/** What to look at when every record of a source failed the same way. */
+const EMPTY_HINTS: Record<string, string> = {
+  image_missing:
+    'Relative image paths resolve against the input file\'s folder; in Parquet image structs {bytes: null, path}, against the working directory (as HF datasets does) or --image-root DIR',
+  image_path_outside: 'Image paths must stay inside the input file\'s folder or --image-root DIR; --allow-paths-outside lifts the rule',
+  missing_caption: 'Name the caption column with --map caption=COLUMN; a CSV/TSV without a header row needs --csv-columns',
+  missing_text: 'Name the text column with --map text=COLUMN',
+};

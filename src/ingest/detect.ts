@@ -3,14 +3,14 @@
  * format: from the extension, confirmed or overridden by the first bytes, or forced with `--format`.
  */
 import { realpathSync } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Kind } from '../records.js';
 import { COMPRESSED } from './readers/decompress.js';
 import { IMAGE_FILE, listFiles } from './readers/imagefolder.js';
 
-export const FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'webdataset', 'imagefolder', 'txt'] as const;
+export const FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'webdataset', 'imagefolder', 'txt', 'arrow'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface InputUnit {
@@ -32,7 +32,7 @@ export type FilePart = { start: number; end: number; firstLine: number } | { fir
 
 const BY_EXT: Record<string, Format> = {
   jsonl: 'jsonl', ndjson: 'jsonl', json: 'jsonl',
-  csv: 'csv', tsv: 'tsv', parquet: 'parquet', tar: 'webdataset', txt: 'txt', text: 'txt',
+  csv: 'csv', tsv: 'tsv', parquet: 'parquet', tar: 'webdataset', txt: 'txt', text: 'txt', arrow: 'arrow',
 };
 
 function extOf(file: string): string {
@@ -43,7 +43,7 @@ function extOf(file: string): string {
 
 export function sourceName(p: string): string {
   const base = path.basename(p.replace(/[/\\]+$/, '').replace(/\*.*$/, '').replace(/[/\\]+$/, '')) || 'input';
-  return base.replace(COMPRESSED, '').replace(/\.(jsonl|ndjson|json|csv|tsv|parquet|tar|txt|text)$/i, '') || 'input';
+  return base.replace(COMPRESSED, '').replace(/\.(jsonl|ndjson|json|csv|tsv|parquet|tar|txt|text|arrow)$/i, '') || 'input';
 }
 
 async function sniff(file: string): Promise<Format | undefined> {
@@ -91,13 +91,49 @@ async function filesOf(spec: string): Promise<{ root: string; files: string[]; f
     throw new UsageError(`--input ${spec}: no such file or folder`);
   }
   if (st.isFile()) return { root: path.dirname(spec), files: [path.basename(spec)] };
+  const listed = await listFiles(spec);
+  const saved = await savedToDisk(spec, listed);
+  if (saved) return { root: spec, files: saved };
   // img2dataset leaves `_stats.json` and a metadata `.parquet` beside each tar: the tars are the data
-  const all = (await listFiles(spec)).filter((f) => !path.basename(f).startsWith('_') && !f.endsWith('_stats.json'));
+  const all = listed.filter((f) => !path.basename(f).startsWith('_') && !f.endsWith('_stats.json'));
   const tars = all.filter((f) => BY_EXT[extOf(f)] === 'webdataset');
   const data = tars.length ? tars : all.filter((f) => BY_EXT[extOf(f)] && !(BY_EXT[extOf(f)] === 'txt' && all.some((g) => IMAGE_FILE.test(g))));
   if (data.length) return { root: spec, files: data };
   if (all.some((f) => IMAGE_FILE.test(f))) return { root: spec, files: [], folder: true };
-  throw new UsageError(`--input ${spec}: the folder holds no file mmcurate reads (.jsonl, .csv, .tsv, .parquet, .tar, .txt, optionally .gz or .zst, or images with .txt captions)`);
+  throw new UsageError(`--input ${spec}: the folder holds no file mmcurate reads (.jsonl, .csv, .tsv, .parquet, .tar, .txt, optionally .gz or .zst, .arrow, a datasets save_to_disk folder, or images with .txt captions)`);
+}
+
+/**
+ * A `datasets` `save_to_disk` folder (a Dataset: `state.json` + `dataset_info.json` + `data-*.arrow`; a
+ * DatasetDict: `dataset_dict.json` and one such folder per split): its data files are the `.arrow` shards
+ * that each `state.json` names, in its order; its JSON files are metadata, never records. Undefined when `dir`
+ * is not one.
+ */
+async function savedToDisk(dir: string, all: string[]): Promise<string[] | undefined> {
+  const present = new Set(all);
+  const states = all.filter((f) => path.basename(f) === 'state.json' && present.has(path.join(path.dirname(f), 'dataset_info.json')));
+  if (!states.length) return undefined;
+  const files: string[] = [];
+  for (const s of states) {
+    const file = path.join(dir, s);
+    let state: unknown;
+    try {
+      state = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`--input ${dir}: ${file} (a datasets save_to_disk folder's state) is not readable JSON: ${(err as Error).message}`);
+    }
+    const list = (state as { _data_files?: unknown })?._data_files;
+    const names = Array.isArray(list) ? list.map((d) => (d as { filename?: unknown })?.filename) : undefined;
+    if (!names || !names.every((n): n is string => typeof n === 'string' && n !== '' && !n.includes('..'))) {
+      throw new UsageError(`--input ${dir}: ${file} has no "_data_files" list of {"filename": ...}; is this a datasets save_to_disk folder?`);
+    }
+    for (const n of names) {
+      const rel = path.join(path.dirname(s), n);
+      if (!present.has(rel)) throw new UsageError(`--input ${dir}: ${file} names ${n}, which is not in ${path.join(dir, path.dirname(s))}; the folder is incomplete`);
+      files.push(rel);
+    }
+  }
+  return files;
 }
 
 export async function expandInputs(specs: string[], kind: Kind, forced?: Format): Promise<InputUnit[]> {

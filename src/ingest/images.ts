@@ -5,12 +5,11 @@
  * refuses, by sharp with truncation as an error: small images whole, large ones with a shrink-on-load decode
  * to a thumbnail, which reads every byte at a fraction of a full decode's cost.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import sharp from 'sharp';
 import { readImageHeader, type AnyImageHeader } from '../image/read-header.js';
 import { incompleteImage } from '../image/complete.js';
 import { napiImage } from '../image/napi.js';
+import { readLocalFile, type LocalFileFailure, type LocalFileRules } from './local-files.js';
 
 /** PIL's decompression-bomb threshold (Image.MAX_IMAGE_PIXELS); override with --max-pixels. */
 export const DEFAULT_MAX_PIXELS = 89_478_485;
@@ -28,7 +27,7 @@ export interface DecodedImage {
  */
 const RAW_DECODE_PIXELS = 160_000;
 
-export type ImageFailure = { reason: 'image_missing' | 'image_empty' | 'image_decode_failed' | 'image_too_large'; detail: string };
+export type ImageFailure = { reason: 'image_empty' | 'image_decode_failed' | 'image_too_large'; detail: string } | LocalFileFailure;
 
 const FORMAT_NAMES: Record<string, string> = { jpeg: 'jpeg', jpg: 'jpeg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff', avif: 'avif', heif: 'heif', svg: 'svg' };
 
@@ -106,15 +105,10 @@ async function decodesWithNapi(bytes: Uint8Array): Promise<boolean> {
   }
 }
 
-export async function loadLocalImage(baseDir: string, rel: string, maxPixels: number, mode: ImageCheckMode = 'decode'): Promise<DecodedImage | ImageFailure> {
-  const abs = path.resolve(baseDir, rel);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(abs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { reason: 'image_missing', detail: `${rel}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}` };
-  }
+/** Reads a local image file under the path rules of local-files.ts, then checks it as any image. */
+export async function loadLocalImage(baseDir: string, rel: string, rules: LocalFileRules, maxPixels: number, mode: ImageCheckMode = 'decode'): Promise<DecodedImage | ImageFailure> {
+  const bytes = await readLocalFile(baseDir, rel, rules);
+  if ('reason' in bytes) return bytes;
   return checkImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxPixels, rel, mode);
 }
 

@@ -5,7 +5,10 @@
  */
 import { recordId, type AnyRecord, type CaptionRecord, type Image, type InterleavedRecord, type Kind, type TextRecord } from '../records.js';
 import { describeErrors, recordValidator } from '../schemas.js';
+import { isStackOverflow, tooDeepDetail } from './depth.js';
 import { checkImage, isFailure, loadLocalImage, type DecodedImage, type ImageCheckMode, type ImageFailure } from './images.js';
+import { parseJson } from './json.js';
+import { jsonText } from '../util/json-text.js';
 import type { RawItem } from './readers/types.js';
 
 export interface MapOptions {
@@ -15,6 +18,25 @@ export interface MapOptions {
   imageCheck?: ImageCheckMode;
   /** Bounds the image reads and decodes in flight across a batch. */
   limit: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Where local image paths resolve and may point. */
+  paths: ImagePaths;
+}
+
+/**
+ * The path rule for local images. A relative path resolves against the input file's folder, except in an
+ * image struct `{bytes: null, path}` read from Parquet, which resolves as HF `datasets` resolves it: against
+ * the working directory, or `--image-root` when given. The path must then lie inside the folder it resolved
+ * against, or inside `--image-root` when given (local-files.ts has the rest: links, file types, size).
+ */
+export interface ImagePaths {
+  /** `--image-root`, absolute. */
+  root?: string;
+  /** `--allow-paths-outside`: paths are not confined. */
+  allowOutside: boolean;
+  /** `--max-image-mb`, in bytes. */
+  maxBytes: number;
+  /** Where relative paths in `{bytes: null, path}` structs resolve (Parquet inputs); absent: the file's folder. */
+  structBase?: string;
 }
 
 export type Mapped = { record: AnyRecord } | { reason: string; detail: string };
@@ -42,25 +64,11 @@ function pick(fields: Record<string, unknown>, kind: Kind, field: string, map: R
   return { value: undefined };
 }
 
-const BIGINT = '\u0000bigint:';
-
-/**
- * Input values as JSON text. Bytes are left out (metadata is text; the image travels in its own column).
- * An INT64 beyond 2^53 (LAION's `hash`) keeps every digit: JSON numbers have no size limit, JavaScript's
- * have, so it is written from its decimal string.
- */
+/** Input values as JSON text (see util/json-text.ts); bytes are left out, big integers keep their digits. */
 function toJson(v: unknown): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') return v;
-  let big = false;
-  const s = JSON.stringify(v, (_k, x) => {
-    if (x instanceof Uint8Array) return undefined;
-    if (typeof x !== 'bigint') return x;
-    if (x >= BigInt(Number.MIN_SAFE_INTEGER) && x <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(x);
-    big = true;
-    return BIGINT + x.toString();
-  });
-  return big ? s.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : s;
+  return jsonText(v);
 }
 
 /**
@@ -95,7 +103,8 @@ function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: stri
   if (typeof value === 'string') {
     if (value.trim() === '') return undefined;
     if (URL_RE.test(value)) return { image: { bytes: null, path: value } };
-    return o.limit(() => loadLocalImage(baseDir, value, maxPixels, o.imageCheck)).then((d) => kept(d, value));
+    const rules = { maxBytes: o.paths.maxBytes, ...(o.paths.allowOutside ? {} : { root: o.paths.root ?? baseDir }) };
+    return o.limit(() => loadLocalImage(baseDir, value, rules, maxPixels, o.imageCheck)).then((d) => kept(d, value));
   }
   if (typeof value === 'object') {
     const obj = value as { bytes?: unknown; path?: unknown };
@@ -104,7 +113,7 @@ function resolveImage(value: unknown, baseDir: string, o: MapOptions, what: stri
       const bytes = obj.bytes;
       return o.limit(() => checkImage(bytes, maxPixels, p ?? what, o.imageCheck)).then((d) => kept(d, p));
     }
-    if (p) return resolveImage(p, baseDir, o, what);
+    if (p) return resolveImage(p, o.paths.structBase ?? baseDir, o, what);
     return undefined;
   }
   return { reason: 'image_decode_failed', detail: `${what}: expected a path, URL, bytes or {bytes, path}, got ${typeof value}` };
@@ -217,7 +226,7 @@ function withExtras(general: string | null, extras: string | null): string | nul
     doc = undefined;
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return general; // not an object: nowhere to put them
-  const add = JSON.parse(extras) as Record<string, unknown>;
+  const add = parseJson(extras) as Record<string, unknown>; // toJson wrote big integers by their digits: keep them
   const keys = Object.keys(add).filter((k) => !(k in (doc as object)));
   if (!keys.length) return general;
   const more = toJson(Object.fromEntries(keys.map((k) => [k, add[k]])))!.slice(1, -1);
@@ -244,12 +253,24 @@ function text(f: Record<string, unknown>, _item: RawItem, o: MapOptions): Body<T
 
 const validators: Partial<Record<Kind, ReturnType<typeof recordValidator>>> = {};
 
-/** Maps one raw item; synchronous unless an image has to be read or decoded. */
+/**
+ * Maps one raw item; synchronous unless an image has to be read or decoded. Readers reject records nested
+ * past MAX_DEPTH; one that overflows the stack anyway (a Parquet schema nested that deep) is rejected here,
+ * not the end of the run.
+ */
 export function toRecord(kind: Kind, source: string, item: RawItem, o: MapOptions): Maybe<Mapped> {
   if (item.error) return item.error;
   const f = item.fields!;
-  const body = kind === 'caption' ? caption(f, item, o) : kind === 'interleaved' ? interleaved(f, item, o) : text(f, item, o);
-  return body instanceof Promise ? body.then((b) => finishRecord(kind, source, item, b)) : finishRecord(kind, source, item, body);
+  const tooDeep = (err: unknown): Mapped => {
+    if (isStackOverflow(err)) return { reason: 'too_deep', detail: tooDeepDetail('the record') };
+    throw err;
+  };
+  try {
+    const body = kind === 'caption' ? caption(f, item, o) : kind === 'interleaved' ? interleaved(f, item, o) : text(f, item, o);
+    return body instanceof Promise ? body.then((b) => finishRecord(kind, source, item, b)).catch(tooDeep) : finishRecord(kind, source, item, body);
+  } catch (err) {
+    return tooDeep(err);
+  }
 }
 
 function finishRecord(kind: Kind, source: string, item: RawItem, body: Body<CaptionRecord> | Body<InterleavedRecord> | Body<TextRecord>): Mapped {

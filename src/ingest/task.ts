@@ -11,7 +11,7 @@ import type { TaskContext, TaskOutput } from '../run/contract.js';
 import pLimit from 'p-limit';
 import { mapOrdered } from '../run/ordered.js';
 import type { InputUnit } from './detect.js';
-import { toRecord, type Mapped } from './map.js';
+import { toRecord, type ImagePaths, type Mapped, type MapOptions } from './map.js';
 import type { ImageCheckMode } from './images.js';
 import { readerFor } from './readers/index.js';
 import { UnreadableFileError, type RawItem } from './readers/types.js';
@@ -28,6 +28,13 @@ export interface IngestSpec {
   textSplit: 'line' | 'paragraph' | 'file';
   /** Column names for CSV/TSV inputs without a header row. */
   csvColumns?: string[];
+  /** Longer lines are rejected as `line_too_long` (absent: DEFAULT_MAX_LINE_BYTES). */
+  maxLineBytes?: number;
+  /**
+   * The local image path rule (map.ts ImagePaths): `cwd` is the working directory the command ran in, where
+   * relative paths in Parquet image structs resolve without `root`; set when an input is Parquet.
+   */
+  imagePaths: { root?: string; allowOutside: boolean; maxBytes: number; cwd?: string };
   shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
 }
 
@@ -36,13 +43,19 @@ const DECODE_CONCURRENCY = 16;
 
 export async function runTask(spec: IngestSpec, ctx: TaskContext): Promise<TaskOutput> {
   const acct = new Accounting();
-  const rejects = new RejectWriter(ctx.outDir, ctx.rank);
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, ...spec.shard });
-  const opts = { map: spec.map, maxPixels: spec.maxPixels, imageCheck: spec.imageCheck, limit: pLimit(DECODE_CONCURRENCY) };
+  const rejects = new RejectWriter(ctx.outDir, ctx.rank, 'ingest');
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, ...spec.shard, stage: 'ingest' });
+  const limit = pLimit(DECODE_CONCURRENCY);
+  const { root, allowOutside, maxBytes, cwd } = spec.imagePaths;
   for (const ui of spec.assignment[ctx.rank] ?? []) {
     const unit = spec.units[ui]!;
+    const structBase = unit.format === 'parquet' ? (root ?? cwd) : undefined;
+    // an image folder's paths come from its own listing (links followed, as documented), not from records
+    const free = allowOutside || unit.format === 'imagefolder';
+    const paths: ImagePaths = { allowOutside: free, maxBytes, ...(root ? { root } : {}), ...(structBase ? { structBase } : {}) };
+    const opts: MapOptions = { map: spec.map, maxPixels: spec.maxPixels, imageCheck: spec.imageCheck, limit, paths };
     const reader = readerFor(unit.format, spec.textSplit, spec.csvColumns);
-    const items = reader({ absPath: unit.absPath, relPath: unit.relPath, part: unit.part, onBytes: (n) => ctx.report(n, 0) });
+    const items = reader({ absPath: unit.absPath, relPath: unit.relPath, part: unit.part, onBytes: (n) => ctx.report(n, 0), ...(spec.maxLineBytes ? { maxLineBytes: spec.maxLineBytes } : {}) });
     // two batches in flight: the next one is read and decoded while this one is written
     const mapped = mapOrdered<RawItem[], { items: RawItem[]; results: Mapped[] }>(items, 2, async (batch) => {
       const results = batch.map((item) => toRecord(spec.kind, unit.source, item, opts));

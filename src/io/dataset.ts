@@ -15,6 +15,20 @@ export interface Dataset {
   shardPaths: string[];
 }
 
+/**
+ * Why a manifest's file path does not name a file inside the dataset folder, or undefined when it does. A
+ * manifest lists its own files (`data/…`, `rejects/…`); a path that leaves the folder (`../other/data/…`,
+ * an absolute path) would make the folder agree with files it does not hold.
+ */
+export function outsideFolder(p: unknown): string | undefined {
+  if (typeof p !== 'string' || p === '') return 'not a path';
+  if (path.isAbsolute(p) || path.win32.isAbsolute(p)) return 'an absolute path';
+  const norm = path.posix.normalize(p.split('\\').join('/'));
+  if (norm === '.') return 'the dataset folder itself, not a file in it';
+  if (norm === '..' || norm.startsWith('../')) return 'outside the dataset folder';
+  return undefined;
+}
+
 export function openDataset(dir: string, flag = '--input'): Dataset {
   const file = path.join(dir, 'manifest.json');
   if (!existsSync(dir)) throw new UsageError(`${flag} ${dir}: no such folder`);
@@ -29,6 +43,8 @@ export function openDataset(dir: string, flag = '--input'): Dataset {
   }
   if (!Array.isArray(manifest.shards) || typeof manifest.layout !== 'string') throw new UsageError(`${file}: not an mmcurate manifest (no shards or layout)`);
   const shardPaths = manifest.shards.map((s) => {
+    const outside = outsideFolder(s.path);
+    if (outside) throw new UsageError(`${flag} ${dir}: the manifest lists the shard ${String(s.path)}, which is ${outside}; a manifest lists only files under its own folder`);
     const p = path.join(dir, s.path);
     if (!existsSync(p)) throw new UsageError(`${flag} ${dir}: the manifest lists ${s.path} but the file is missing`);
     if (statSync(p).size !== s.bytes) throw new UsageError(`${flag} ${dir}: ${s.path} has ${statSync(p).size} bytes but the manifest says ${s.bytes}`);

@@ -4,27 +4,27 @@
  * --out under the stage contract: a shard appears whole or not at all, and the manifest (written last) marks
  * the mixture complete; a failed run is resumed by running it again.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { runLocal } from '../run/executor.js';
 import { markerState } from '../run/markers.js';
-import type { StageDef } from '../run/contract.js';
+import { worldOf, type StageDef } from '../run/contract.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { formatHelp, list, num, parseFlagsOnly, str, type Flags, type Parsed } from '../cli/args.js';
 import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
 import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
-import { Progress } from '../run/progress.js';
-import { buildManifest, writeManifest, type Manifest } from '../write/manifest.js';
+import type { Stats } from '../write/accounting.js';
+import type { Manifest, Step } from '../write/manifest.js';
 import { selectColumns } from '../write/parquet-schema.js';
-import { openInputs } from './inputs.js';
-import { kindStreams } from './order.js';
+import { openInputs, type InputDataset, type InputSource } from './inputs.js';
+import { kindStreams, type KindStream } from './order.js';
+import type { Seed } from './random.js';
 import { planMix, type MixPlan } from './plan.js';
 import { parseInput, parseRatios } from './ratios.js';
 import { overrideRecipe, planSources, recipeFromFlags, requireMixKinds, withInputWeights, type Overrides } from './recipe.js';
 import { repeatNotes, selectRows, type Selection, type SourceRows } from './select.js';
 import { tokenCounter } from './tokens.js';
-import { writeMixture } from './write.js';
 
 const flags: Flags = {
   input: { type: 'list', help: 'KIND=DIR[:WEIGHT], repeatable: an mmcurate dataset; each source in it is mixed within KIND (weight: its share inside the kind)' },
@@ -38,6 +38,7 @@ const flags: Flags = {
   seed: { type: 'string', help: 'seed of the selection and the order (default: the recipe\'s, else 0)' },
   out: { type: 'string', help: 'output folder (must not exist, or be empty)' },
   'shard-rows': { type: 'number', help: 'rows per output shard at most (default 1,000,000; shards also close at 256 MB)' },
+  tasks: { type: 'number', integer: true, min: 1, help: 'tasks of the map and write steps (default: one per input shard, one writer)' },
   quiet: { type: 'boolean', help: 'no progress output' },
 };
 
@@ -64,7 +65,7 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(2)}%`;
 }
 
-function report(plan: MixPlan, sel: Selection[], notes: readonly string[], out: string, m: Manifest): string {
+function reportHead(plan: MixPlan, sel: Selection[], notes: readonly string[], out: string): string {
   const unit = plan.by === 'tokens' ? 'tokens' : 'rows';
   const rows = sel.reduce((a, s) => a + s.rows.length, 0);
   const lines = [`mix: ${rows.toLocaleString('en-US')} rows by ${plan.by}${plan.by === 'tokens' ? ` (${plan.total.toLocaleString('en-US')} tokens planned)` : ''} -> ${out}`];
@@ -80,8 +81,12 @@ function report(plan: MixPlan, sel: Selection[], notes: readonly string[], out: 
   });
   lines.push(`  kinds: ${byKind.join('; ')}`);
   for (const n of notes) lines.push(`  note: ${n}`);
-  lines.push(`  ${m.shards.length} shard(s), ${(m.shards.reduce((a, s) => a + s.bytes, 0) / 1e6).toFixed(1)} MB; manifest: ${out}/manifest.json; check it with: mmcurate audit ${out}`);
   return lines.join('\n') + '\n';
+}
+
+/** The report's last line: what was written. */
+export function reportTail(m: Manifest, out: string): string {
+  return `  ${m.shards.length} shard(s), ${(m.shards.reduce((a, s) => a + s.bytes, 0) / 1e6).toFixed(1)} MB; manifest: ${out}/manifest.json; check it with: mmcurate audit ${out}\n`;
 }
 
 /**
@@ -116,11 +121,25 @@ function parse(argv: string[]): Parsed {
   return parseFlagsOnly(argv, flags, 'mix', 'inputs go in --input KIND=DIR');
 }
 
+/** What the select step decides: everything the map, write and manifest steps need (tasks.ts persists it). */
+export interface MixSelection {
+  datasets: InputDataset[];
+  sources: InputSource[];
+  streams: KindStream[];
+  prompts: (readonly string[] | undefined)[];
+  seed: Seed;
+  columns: string[];
+  maxShardRows?: number;
+  /** The command's report without its last line (the shards, known once written). */
+  report: string;
+  manifest: { stats: Stats; mix: Record<string, unknown>; columns: string[]; kinds: Partial<Record<Kind, number>>; steps: Step[]; inputs: unknown[] };
+}
+
 /**
- * The whole mix, as the stage's one global task: reads the inputs, plans and selects, writes the shards and
- * the manifest into `out`. Returns the text the command prints.
+ * The mix's select step: reads the inputs (row counts, sources, tokens; never image bytes), plans the counts,
+ * picks the rows and their order. Every check of the request runs here, before anything is written.
  */
-export async function mixInto(argv: string[], out: string): Promise<{ manifest: Manifest; report: string }> {
+export async function selectMix(argv: string[], out: string): Promise<MixSelection> {
   const p = parse(argv);
   const specs = list(p, 'input').map(parseInput);
   if (!specs.length) throw new UsageError('mmcurate mix: give at least one --input KIND=DIR (e.g. --input caption=out/captions)');
@@ -172,7 +191,7 @@ export async function mixInto(argv: string[], out: string): Promise<{ manifest: 
   const specHash = createHash('sha256')
     .update(
       JSON.stringify({
-        inputs: datasets.map((d) => ({ kind: d.spec.kind, dir: path.resolve(d.dir), weight: d.spec.weight ?? null, shards: d.manifest.shards.map((s) => s.sha256) })),
+        inputs: datasets.map((d) => ({ kind: d.spec.kind, weight: d.spec.weight ?? null, shards: d.manifest.shards.map((s) => s.sha256) })),
         recipe: recipe.raw,
         tokens: counter?.method ?? null,
         shardRows: shardRows ?? null,
@@ -192,98 +211,110 @@ export async function mixInto(argv: string[], out: string): Promise<{ manifest: 
   );
   const rows = selections.reduce((a, s) => a + s.rows.length, 0);
   const optional = datasets.some((d) => d.hasClipScore) ? ['clip_score'] : [];
-  const staging = out;
-  const progress = new Progress('mix', rows, 'rows', !!p.flags.quiet);
-  let done = 0;
-  try {
-    const written = await writeMixture({
-      outDir: staging,
-      datasets,
-      sources,
-      streams,
-      prompts: sources.map((s) => recipe.kinds.find((k) => k.kind === s.kind)?.sources.find((x) => x.name === s.name)?.prompts),
-      seed: seedUsed,
-      columns: optional,
-      ...(shardRows ? { maxShardRows: shardRows } : {}),
-      onProgress: (n) => {
-        progress.tick(n - done);
-        done = n;
-      },
-    });
-    progress.finish();
-    const realizedKind = (k: Kind, f: (s: Selection) => number): number => plan.sources.reduce((a, s, i) => a + (s.kind === k ? f(selections[i]!) : 0), 0);
-    const stats = Object.fromEntries(plan.sources.map((s, i) => [s.name, { read: selections[i]!.rows.length, kept: selections[i]!.rows.length, rejected: 0, rejected_by_reason: {} }]));
-    const mix = {
-      recipe: recipe.raw,
-      recipe_file: recipe.file ?? null,
-      by: recipe.by,
-      seed: seedUsed,
-      on_short: recipe.onShort,
-      visual_tokens_per_image: recipe.visualTokensPerImage,
-      tokens: counter?.method ?? null,
-      tokenizer: counter?.tokenizer ?? null,
-      total: { requested: plan.requestedTotal ?? null, planned: plan.total, realized: recipe.by === 'tokens' ? selections.reduce((a, s) => a + s.units, 0) : rows },
-      limited_by: plan.limitedBy ?? null,
-      notes,
-      kinds: Object.fromEntries(
-        plan.kinds.map((k) => [k.kind, { ratio: k.ratio, exact: k.exact, planned: k.target, rows: realizedKind(k.kind, (s) => s.rows.length), ...(recipe.by === 'tokens' ? { tokens: realizedKind(k.kind, (s) => s.units) } : {}) }]),
-      ),
-      sources: Object.fromEntries(
-        plan.sources.map((s, i) => [
-          s.name,
-          {
-            kind: s.kind,
-            input: datasets[sources[i]!.dataset]!.dir,
-            available_rows: sources[i]!.rows.length,
-            ...(recipe.by === 'tokens' ? { available_tokens: s.available } : {}),
-            weight: s.weight ?? null,
-            share: s.share,
-            planned: s.target,
-            rows: selections[i]!.rows.length,
-            ...(recipe.by === 'tokens' ? { tokens: selections[i]!.units } : {}),
-            epochs: selections[i]!.epochs,
-          },
-        ]),
-      ),
-      prompts: written.prompts,
-      spec_hash: specHash,
-    };
-    const manifest = buildManifest({
-      stage: 'mix',
-      layout: 'mixture',
-      command: ['mmcurate', 'mix', ...argv],
-      results: [{ rank: 0, shards: written.shards, stats }],
+  const realizedKind = (k: Kind, f: (s: Selection) => number): number => plan.sources.reduce((a, s, i) => a + (s.kind === k ? f(selections[i]!) : 0), 0);
+  const stats = Object.fromEntries(plan.sources.map((s, i) => [s.name, { read: selections[i]!.rows.length, kept: selections[i]!.rows.length, rejected: 0, rejected_by_reason: {} }]));
+  const mix = {
+    recipe: recipe.raw,
+    recipe_file: recipe.file ?? null,
+    by: recipe.by,
+    seed: seedUsed,
+    on_short: recipe.onShort,
+    visual_tokens_per_image: recipe.visualTokensPerImage,
+    tokens: counter?.method ?? null,
+    tokenizer: counter?.tokenizer ?? null,
+    total: { requested: plan.requestedTotal ?? null, planned: plan.total, realized: recipe.by === 'tokens' ? selections.reduce((a, s) => a + s.units, 0) : rows },
+    limited_by: plan.limitedBy ?? null,
+    notes,
+    kinds: Object.fromEntries(
+      plan.kinds.map((k) => [k.kind, { ratio: k.ratio, exact: k.exact, planned: k.target, rows: realizedKind(k.kind, (s) => s.rows.length), ...(recipe.by === 'tokens' ? { tokens: realizedKind(k.kind, (s) => s.units) } : {}) }]),
+    ),
+    sources: Object.fromEntries(
+      plan.sources.map((s, i) => [
+        s.name,
+        {
+          kind: s.kind,
+          input: datasets[sources[i]!.dataset]!.dir,
+          available_rows: sources[i]!.rows.length,
+          ...(recipe.by === 'tokens' ? { available_tokens: s.available } : {}),
+          weight: s.weight ?? null,
+          share: s.share,
+          planned: s.target,
+          rows: selections[i]!.rows.length,
+          ...(recipe.by === 'tokens' ? { tokens: selections[i]!.units } : {}),
+          epochs: selections[i]!.epochs,
+        },
+      ]),
+    ),
+    spec_hash: specHash,
+  };
+  return {
+    datasets,
+    sources,
+    streams,
+    prompts: sources.map((s) => recipe.kinds.find((k) => k.kind === s.kind)?.sources.find((x) => x.name === s.name)?.prompts),
+    seed: seedUsed,
+    columns: optional,
+    ...(shardRows ? { maxShardRows: shardRows } : {}),
+    report: reportHead(plan, selections, notes, out),
+    manifest: {
+      stats,
+      mix,
       columns: selectColumns('mixture', optional).map((c) => c.name),
       kinds: Object.fromEntries(kindsInOrder.map((k) => [k, realizedKind(k, (s) => s.rows.length)])),
       steps: [
         { name: 'inputs', in: datasets.reduce((a, d) => a + d.rows, 0), out: sources.reduce((a, s) => a + s.rows.length, 0) },
         { name: 'mix', in: sources.reduce((a, s) => a + s.rows.length, 0), out: rows },
       ],
-      extra: { mix, inputs: datasets.map((d) => ({ kind: d.spec.kind, dir: d.dir, weight: d.spec.weight ?? null, rows: d.rows })) },
-    });
-    writeManifest(staging, manifest);
-    return { manifest, report: report(plan, selections, notes, out, manifest) };
-  } finally {
-    rmSync(path.join(out, '_mix_tmp'), { recursive: true, force: true });
-  }
+      inputs: datasets.map((d) => ({ kind: d.spec.kind, dir: d.dir, weight: d.spec.weight ?? null, rows: d.rows })),
+    },
+  };
 }
 
-/** The mix stage under the contract: one global task (selection needs every input's counts; see docs/ARCHITECTURE.md). */
-export const stage: StageDef<{ argv: string[]; out: string; quiet: boolean }> = {
+export interface MixOptions {
+  argv: string[];
+  out: string;
+  quiet: boolean;
+  tasks?: number;
+}
+
+/**
+ * The mix stage under the contract: select (global: the plan needs every input's counts) → map ×N (input
+ * shards, read once, rows spilled to buckets of output positions) → write ×N (runs of buckets, in order) →
+ * manifest. See docs/ARCHITECTURE.md.
+ */
+export const stage: StageDef<MixOptions> = {
   command: 'mix',
   parse(argv) {
     const p = parse(argv);
     const outFlag = str(p, 'out');
     if (!outFlag) throw new UsageError('mmcurate mix: --out is required (see mmcurate mix --help)');
-    return { argv, out: path.resolve(outFlag), quiet: !!p.flags.quiet };
+    return { argv, out: path.resolve(outFlag), quiet: !!p.flags.quiet, tasks: num(p, 'tasks') };
   },
   out: (o) => o.out,
-  steps: () => [{ name: 'mix', global: true }],
-  async plan(o) {
-    // what the mixture is: every flag but where it goes and how loudly
-    const what = o.argv.filter((a, i, all) => !/^--(out|quiet)(=|$)/.test(a) && !(all[i - 1] === '--out' && !a.startsWith('--')));
-    const inputs = list(parse(o.argv), 'input').map((v) => { const eq = v.indexOf('='); return path.resolve(v.slice(eq + 1).replace(/:[0-9.]+$/, '')); });
-    return [{ step: 'mix', world: 1, module: 'mix/task.js', spec: { argv: o.argv, what, inputs }, how: ['argv'] }];
+  steps: () => [{ name: 'select', global: true }, { name: 'map', global: false }, { name: 'write', global: false }, { name: 'manifest', global: true }],
+  async plan(o, ctx) {
+    // what the mixture is: every flag but where it goes, how loudly, and how many tasks
+    const what = o.argv.filter((a, i, all) => !/^--(out|quiet|tasks)(=|$)/.test(a) && !(['--out', '--tasks'].includes(all[i - 1]!) && !a.startsWith('--')));
+    const inputs = list(parse(o.argv), 'input').map(parseInput);
+    // the map step's natural world: one task per input shard (read from the inputs' manifests)
+    let shards = 0;
+    for (const i of inputs) {
+      try {
+        shards += (JSON.parse(readFileSync(path.join(i.dir, 'manifest.json'), 'utf8')) as Manifest).shards.length;
+      } catch {
+        shards += 1; // a missing or broken input is named by the select step
+      }
+    }
+    const work = path.join(o.out, '_work', 'mix');
+    const spec = { work, what, inputs: inputs.map((i) => path.resolve(i.dir)) };
+    const mapWorld = worldOf(Math.min(Math.max(1, shards), 256), ctx.tasks);
+    const writeWorld = worldOf(1, ctx.tasks);
+    return [
+      { step: 'select', world: 1, module: 'mix/tasks.js', spec: { ...spec, step: 'select', argv: o.argv, writeWorld }, how: ['argv'] },
+      { step: 'map', world: mapWorld, module: 'mix/tasks.js', spec: { ...spec, step: 'map' }, needs: ['select'], total: shards, unit: 'shards' },
+      { step: 'write', world: writeWorld, module: 'mix/tasks.js', spec: { ...spec, step: 'write', mapWorld }, needs: ['select', 'map'] },
+      { step: 'manifest', world: 1, module: 'mix/tasks.js', spec: { ...spec, step: 'manifest', mapWorld, writeWorld, command: ctx.command }, how: ['command'] },
+    ];
   },
 };
 
@@ -294,8 +325,8 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
     return 0;
   }
   const o = stage.parse(argv);
-  await runLocal(stage, o, { quiet: o.quiet, command: ['mmcurate', 'mix', ...argv], argv });
-  const m = markerState(o.out, 'mix', 0);
+  await runLocal(stage, o, { quiet: o.quiet, tasks: o.tasks, command: ['mmcurate', 'mix', ...argv], argv });
+  const m = markerState(o.out, 'manifest', 0);
   if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? ''));
   return 0;
 }

@@ -118,10 +118,29 @@ export function worldOf(natural: number, tasks: number | undefined): number {
   return Math.max(1, tasks ?? natural);
 }
 
-/** The items (parts, shards, buckets) of rank r out of world: r, r + world, r + 2·world… (balanced, deterministic). */
+/** The items (buckets) of rank r out of world: r, r + world, r + 2·world… (balanced, deterministic). */
 export function strided(count: number, rank: number, world: number): number[] {
   const out: number[] = [];
   for (let i = rank; i < count; i += world) out.push(i);
+  return out;
+}
+
+/**
+ * Items in order, cut into `world` contiguous runs of about equal weight (bytes, rows): rank r's run comes
+ * before rank r+1's, so the output read in rank order keeps the input's row order whatever the world —
+ * which makes every later step, and a seeded sample over global rows, independent of --tasks.
+ */
+export function contiguous(weights: readonly number[], world: number): number[][] {
+  const out: number[][] = Array.from({ length: world }, () => []);
+  const w = weights.map((x) => Math.max(1, x));
+  const total = w.reduce((a, x) => a + x, 0);
+  let acc = 0;
+  for (let i = 0; i < w.length; i++) {
+    // the item goes to the rank its weight's midpoint falls in
+    const r = Math.min(world - 1, Math.floor(((acc + w[i]! / 2) / total) * world));
+    out[r]!.push(i);
+    acc += w[i]!;
+  }
   return out;
 }
 

@@ -3,7 +3,7 @@
  * on this machine, on a pool of worker threads or in-process. Slurm, the Redis queue and Kubernetes run
  * the same tasks through `mmcurate task` (task.ts); all of them decide "done" with markers.ts.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -12,7 +12,7 @@ import { RunError, UsageError } from '../errors.js';
 import { assertOutFolder, sweepTemps } from '../write/atomic.js';
 import type { StageDef, StepPlan, TaskContext, TaskFn, TaskOutput } from './contract.js';
 import { acquireLock } from './lock.js';
-import { markerState, writeMarker, runningPath, writeDurable } from './markers.js';
+import { markerState, writeMarker, runningPath } from './markers.js';
 import { savePlans, writeStageRecord } from './plan.js';
 import { Progress } from './progress.js';
 
@@ -117,8 +117,11 @@ export async function runTaskHere(dir: string, plan: StepPlan, rank: number, rep
   writeMarker(dir, plan.step, rank, out, (performance.now() - t0) / 1000);
 }
 
+/** Advisory (status shows it): a plain write, no fsync, so a task pays for one durable file, its marker. */
 function startRunning(dir: string, step: string, rank: number): void {
-  writeDurable(runningPath(dir, step, rank), JSON.stringify({ host: os.hostname(), pid: process.pid, since: new Date().toISOString() }) + '\n');
+  const file = runningPath(dir, step, rank);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ host: os.hostname(), pid: process.pid, since: new Date().toISOString() }) + '\n');
 }
 
 async function runRanks(dir: string, plan: StepPlan, ranks: number[], workers: number, progress?: Progress): Promise<void> {

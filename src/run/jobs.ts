@@ -25,8 +25,8 @@ export interface StepJob {
   dir: string;
 }
 
-/** Stages that take --tasks (their ranked steps); mix and audit are global. */
-const TAKES_TASKS = new Set(['ingest', 'score', 'coreset']);
+/** Stages that take --tasks (their ranked steps); audit is one global check. */
+const TAKES_TASKS = new Set(['ingest', 'score', 'coreset', 'mix']);
 
 /** The argv a pipeline stage runs with, `--tasks N` added where the stage has ranked steps. */
 export function withTasks(command: string, argv: string[], tasks: number | undefined): string[] {

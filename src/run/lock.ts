@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeDurable } from './markers.js';
+import { pidAlive } from '../util/pid.js';
 
 export const HEARTBEAT_MS = 15_000;
 /** A lock from another host whose heartbeat is older than this belongs to a dead run. */
@@ -24,14 +25,6 @@ interface LockInfo {
   command: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function read(file: string): LockInfo | undefined {
   try {
@@ -44,7 +37,7 @@ function read(file: string): LockInfo | undefined {
 export function lockHolder(dir: string): (LockInfo & { live: boolean }) | undefined {
   const l = read(path.join(dir, '_lock.json'));
   if (!l) return undefined;
-  const live = l.host === os.hostname() ? alive(l.pid) : Date.now() - l.heartbeat < STALE_MS;
+  const live = l.host === os.hostname() ? pidAlive(l.pid) : Date.now() - l.heartbeat < STALE_MS;
   return { ...l, live };
 }
 
@@ -52,19 +45,15 @@ export interface Lock {
   release(): void;
 }
 
-const held = new Map<string, number>();
+const held = new Set<string>();
 
-/** Takes the folder's lock or throws a UsageError naming its live holder. Re-entrant within a process. */
+/** Takes the folder's lock or throws a UsageError naming its live holder (another process, or another run in this one). */
 export function acquireLock(dir: string, command: string): Lock {
   const file = path.join(path.resolve(dir), '_lock.json');
-  const count = held.get(file);
-  if (count) {
-    held.set(file, count + 1);
-    return { release: () => releaseOne(file) };
-  }
   mkdirSync(path.dirname(file), { recursive: true });
   const h = lockHolder(path.dirname(file));
-  if (h?.live && !(h.host === os.hostname() && h.pid === process.pid)) {
+  const mine = h?.host === os.hostname() && h.pid === process.pid;
+  if (h && ((h.live && !mine) || (mine && held.has(file)))) {
     throw new UsageError(
       `${dir} is in use by another run (${h.command}; host ${h.host}, pid ${h.pid}, since ${h.since}); wait for it to finish, or stop it. ` +
         `A lock left by a run that died on another machine expires ${STALE_MS / 1000} s after its last heartbeat.`,
@@ -81,19 +70,14 @@ export function acquireLock(dir: string, command: string): Lock {
   }, HEARTBEAT_MS);
   timer.unref();
   timers.set(file, timer);
-  held.set(file, 1);
+  held.add(file);
   return { release: () => releaseOne(file) };
 }
 
 const timers = new Map<string, NodeJS.Timeout>();
 
 function releaseOne(file: string): void {
-  const n = (held.get(file) ?? 1) - 1;
-  if (n > 0) {
-    held.set(file, n);
-    return;
-  }
-  held.delete(file);
+  if (!held.delete(file)) return;
   clearInterval(timers.get(file));
   timers.delete(file);
   const l = read(file);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseArgs, type Flags } from '../cli/args.js';
 import { failedPath, markerState, runningPath } from './markers.js';
+import { pidAlive } from '../util/pid.js';
 import { readPlan, readStageRecord } from './plan.js';
 
 const flags: Flags = {
@@ -58,14 +59,7 @@ function stageDirs(out: string): { name: string; dir: string }[] {
 function isRunning(file: string): boolean {
   try {
     const r = JSON.parse(readFileSync(file, 'utf8')) as { host: string; pid: number };
-    if (r.host === os.hostname()) {
-      try {
-        process.kill(r.pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    }
+    if (r.host === os.hostname()) return pidAlive(r.pid);
     return Date.now() - statSync(file).mtimeMs < 24 * 3600 * 1000;
   } catch {
     return false;

@@ -6,12 +6,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
-import { summarize } from '../cli/summary.js';
+import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
 import { isKind } from '../records.js';
 import { runLocal } from '../run/executor.js';
-import { strided, worldOf, type PlanContext, type StageDef, type StepPlan } from '../run/contract.js';
+import { contiguous, worldOf, type PlanContext, type StageDef, type StepPlan } from '../run/contract.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
 import type { ScoreManifestSpec } from './manifest.js';
 import { scoreColumns } from './rows.js';
@@ -87,7 +87,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     phase: 'score',
     kind,
     shards,
-    assignment: Array.from({ length: world }, (_, r) => strided(shards.length, r, world)),
+    assignment: contiguous(ds.manifest.shards.map((s) => s.rows), world),
     columns,
     embedText: !!o.embedText,
     minClipScore: o.minClipScore,
@@ -177,14 +177,6 @@ export function options(argv: string[]): ScoreOptions {
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const p = parse(argv);
-  if (p.help) {
-    process.stdout.write(help);
-    return 0;
-  }
-  const o = options(argv);
-  const m = await score(o);
-  process.stdout.write(summarize(m, o.out) + '\n');
-  return 0;
+export function run(argv: string[]): Promise<number> {
+  return runStageCommand(argv, help, (a) => parse(a).help, options, score);
 }

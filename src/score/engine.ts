@@ -3,6 +3,12 @@
  * a worker pool while the model runs on earlier ones; model batches of `batchSize` are cut across input
  * batches; results come out per input batch, in input order.
  *
+ * Model batches are cut by position alone: the k-th image batch holds the decodable images k*B .. k*B+B-1 of
+ * the stream (in input order), the k-th text batch the texts k*B .. k*B+B-1, and only the last of each may be
+ * short. A model's GEMMs give results that depend on the batch's make-up (at the 1e-7 level), so cutting by
+ * decoding speed made two runs of the same input differ; cut by position, the embeddings are a function of the
+ * input alone and a re-run (or a resumed task) writes the same bytes.
+ *
  * Memory is bounded: at most `maxInFlight` images are being decoded or waiting for the model, and at most
  * `maxPendingBatches` input batches are held until the caller takes their results.
  *
@@ -168,10 +174,8 @@ export class ScoreEngine {
     const wake = new Signal();
     const outWake = new Signal();
     const slots = new Semaphore(this.maxInFlight);
-    let readyImages = 0;
-    let unresolvedImages = 0;
+    const N = this.batchSize;
     let producerDone = false;
-    let producerWaiting = false;
     let stopped = false;
     let error: unknown;
 
@@ -184,6 +188,20 @@ export class ScoreEngine {
       wake.notify();
       outWake.notify();
     };
+    /** Images of the next model batch: the first N still queued, once all are decoded (fewer only at the end). */
+    const imagesRunnable = (): number => {
+      const n = Math.min(N, imgQ.length);
+      if (n === 0 || (n < N && !producerDone)) return 0;
+      for (let i = 0; i < n; i++) if (!imgQ[i].result) return 0;
+      return n;
+    };
+    const textsRunnable = (): boolean => txtQ.length >= N || (producerDone && txtQ.length > 0);
+    /**
+     * The producer may stop reading while the oldest input batch is bound to finish without more input: a
+     * full model batch is queued (it runs once decoded, and its first rows are the oldest). Otherwise it
+     * reads on, past maxPendingBatches: a short batch run early would make the cut depend on timing.
+     */
+    const mayWait = (): boolean => imgQ.length >= N || txtQ.length >= N || outQ[0]?.remaining === 0;
 
     const producer = async () => {
       for await (const batch of source) {
@@ -201,24 +219,22 @@ export class ScoreEngine {
             const bytes = item.images[pos];
             if (!bytes) continue;
             pending.remaining++;
-            // No flush needed while waiting here: maxInFlight >= batchSize images are queued for the model.
+            // Safe to wait: every slot is held by a queued image, and maxInFlight >= batchSize makes a full batch.
             await slots.acquire();
             if (stopped) return;
             const job: ImageJob<K> = { pending, out, pos };
             imgQ.push(job);
-            unresolvedImages++;
             this.pool.run(bytes).then(
               (r) => {
-                unresolvedImages--;
                 if (r.ok) {
                   job.result = r;
-                  readyImages++;
                 } else {
                   imgQ.splice(imgQ.indexOf(job), 1);
                   out.images[pos] = { ok: false, reason: r.reason, detail: r.detail };
                   this.stats.imageFailures++;
                   slots.release();
                   finish(pending);
+                  outWake.notify(); // the queue shrank: the producer may have to read on
                 }
                 wake.notify();
               },
@@ -229,13 +245,7 @@ export class ScoreEngine {
         outQ.push(pending);
         if (pending.remaining === 0) outWake.notify();
         wake.notify();
-        while (outQ.length > this.maxPendingBatches && !stopped) {
-          // The caller holds back until the oldest batch is complete: run partial model batches to finish it.
-          producerWaiting = true;
-          wake.notify();
-          await outWake.wait();
-          producerWaiting = false;
-        }
+        while (outQ.length > this.maxPendingBatches && !stopped && mayWait()) await outWake.wait();
       }
       producerDone = true;
       wake.notify();
@@ -243,12 +253,7 @@ export class ScoreEngine {
     };
 
     const runImages = async (count: number) => {
-      const jobs: ImageJob<K>[] = [];
-      for (let i = 0; i < imgQ.length && jobs.length < count; ) {
-        if (imgQ[i].result) jobs.push(...imgQ.splice(i, 1));
-        else i++;
-      }
-      readyImages -= jobs.length;
+      const jobs = imgQ.splice(0, count);
       const plane = this.batchPixels.length / this.batchSize;
       jobs.forEach((j, i) => {
         if (j.result?.ok) this.batchPixels.set(j.result.pixels, i * plane);
@@ -270,6 +275,7 @@ export class ScoreEngine {
         slots.release();
         finish(j.pending);
       });
+      outWake.notify();
     };
 
     const runTexts = async () => {
@@ -288,14 +294,14 @@ export class ScoreEngine {
         }
         finish(j.pending);
       });
+      outWake.notify();
     };
 
     const inference = async () => {
-      const N = this.batchSize;
       while (!stopped) {
-        const flush = producerDone || producerWaiting;
-        if (readyImages >= N || (flush && readyImages > 0 && unresolvedImages === 0)) await runImages(N);
-        else if (txtQ.length >= N || (flush && txtQ.length > 0)) await runTexts();
+        const images = imagesRunnable();
+        if (images > 0) await runImages(images);
+        else if (textsRunnable()) await runTexts();
         else if (producerDone && imgQ.length === 0 && txtQ.length === 0) return;
         else {
           const t0 = performance.now();

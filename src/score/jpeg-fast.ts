@@ -8,7 +8,7 @@
  * Pixels match PIL to a mean of 0.28 levels out of 255 (sharp: 0.18); test/score-preprocess.test.ts holds
  * both paths to the same PIL reference.
  */
-import { orientedSize, type ImageHeader } from '../image/header.js';
+import type { ImageHeader } from '../image/header.js';
 import { incompleteImage } from '../image/complete.js';
 import { napiImage } from '../image/napi.js';
 import type { Resample } from './preprocess-config.js';
@@ -27,22 +27,21 @@ export interface FastRaw {
 }
 
 /**
- * `size` is the resize target after EXIF orientation. Undefined: not a case for this path (or the decoder
+ * `size` is the resize target (of the stored image: no EXIF orientation). Undefined: not a case for this path (or the decoder
  * refused the bytes), and the caller takes sharp's, which also reports broken images the way the rest of
  * the pipeline does.
  */
 export async function decodeJpegFast(bytes: Uint8Array, header: ImageHeader, size: { width: number; height: number }, resample: Resample): Promise<FastRaw | undefined> {
   if (header.format !== 'jpeg' || header.cmyk || header.hasAlpha || header.width * header.height > FAST_MAX_PIXELS) return undefined;
   if (resample !== 'cubic' && resample !== 'linear') return undefined;
-  const oriented = orientedSize(header);
-  if (size.width > oriented.width || size.height > oriented.height) return undefined; // enlargements: resample.ts
+  if (size.width > header.width || size.height > header.height) return undefined; // enlargements: resample.ts
   // zune-jpeg fills in what a truncated file lacks; libvips refuses it, and the record is rejected there
   if (incompleteImage(bytes, 'jpeg')) return undefined;
   const m = await napiImage();
   if (!m) return undefined;
   try {
-    let t = new m.Transformer(bytes);
-    if (header.orientation !== 1) t = t.rotate(header.orientation as number as import('@napi-rs/image').Orientation);
+    // No EXIF rotation: PIL's Image.open applies none (preprocess.ts).
+    const t = new m.Transformer(bytes);
     const filter = resample === 'cubic' ? m.FastResizeFilter.CatmullRom : m.FastResizeFilter.Bilinear;
     const data = await t.fastResize({ width: size.width, height: size.height, filter, fit: m.ResizeFit.Fill }).rawPixels();
     const channels = data.length / (size.width * size.height);

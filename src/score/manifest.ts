@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Kind } from '../records.js';
 import type { TaskContext, TaskOutput, TaskResult } from '../run/contract.js';
 import { readResults } from '../run/markers.js';
-import { buildManifest, writeManifest, type Step } from '../write/manifest.js';
+import { buildManifest, writeManifest, writeRunLog, type Step } from '../write/manifest.js';
 import type { ScoreExtra } from './task.js';
 
 export interface ScoreManifestSpec {
@@ -53,11 +53,11 @@ export async function runTask(o: ScoreManifestSpec, ctx: TaskContext): Promise<T
         variant: o.variant ?? 'fp32',
       },
       scores: { scored: sum('scored'), unscored: sum('unscored'), truncated_texts: sum('truncated_texts') },
-      timings_ms: { model_load: sum('model_load_ms'), vision: sum('vision_ms'), text: sum('text_ms'), model_waiting_for_input: sum('starved_ms') },
       ...(o.emitNpy ? { npy: { img_emb: o.kind === 'caption' ? 'img_emb/img_emb_{i}.npy' : null, text_emb: 'text_emb/text_emb_{i}.npy', metadata: 'metadata/metadata_{i}.parquet', parts: o.world, dtype: 'float16' } } : {}),
     },
   });
   writeManifest(ctx.outDir, manifest);
+  writeRunLog(ctx.outDir, { timings_ms: { model_load: sum('model_load_ms'), vision: sum('vision_ms'), text: sum('text_ms'), model_waiting_for_input: sum('starved_ms') } });
   // The staged rows were read by the filter tasks; the markers keep what the manifest needs.
   if (filtered) rmSync(path.join(ctx.outDir, '_staging'), { recursive: true, force: true });
   return { shards: [], stats: {}, files: ['manifest.json'] };

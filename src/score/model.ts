@@ -3,7 +3,7 @@
  * opened for scoring: the two ONNX towers on CPU or CUDA through src/onnx.ts, the tokenizer and the
  * preprocessing plan. Everything that can be wrong with the directory is checked here, before any data is read.
  */
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { createSession, type Device, ort } from '../onnx.js';
@@ -107,7 +107,30 @@ export async function loadModel(dirArg: string | undefined, opts: LoadOptions = 
     `score: model ${label}, ${model.dim}-d embeddings, ${preprocess.width}x${preprocess.height} input, ` +
       `context ${model.tokenizer.contextLength}, ${files}, running on ${where}${fellBack}`,
   );
+  warnFixedBatch(model.name, [vision, text], log);
   return model;
+}
+
+/** Model folders already warned about in this thread: a run that loads a model per task says it once. */
+const warnedFixedBatch = new Set<string>();
+
+/**
+ * A graph exported with a batch of 1 (Immich's current OpenCLIP exports) runs one session.run per image and per
+ * caption, several times slower than one per batch: say which tower and how to export it with a batch axis.
+ */
+function warnFixedBatch(name: string, towers: Tower[], log: (line: string) => void): void {
+  const fixed = towers.filter((t) => t.fixedBatch === 1);
+  const key = fixed.map((t) => t.file).join('\0');
+  if (!fixed.length || warnedFixedBatch.has(key)) return;
+  warnedFixedBatch.add(key);
+  const which = fixed.map((t) => `${t.file} (input ${t.input})`).join(' and ');
+  const exports = fixed.map((t) => `${basename(dirname(t.file))}/${basename(t.file)} with dynamic_axes={"${t.input}": {0: "batch"}, "${t.output}": {0: "batch"}}`);
+  log(
+    `warning: model ${name}: ${which} ${fixed.length > 1 ? 'fix' : 'fixes'} the batch size at 1, so every ` +
+      `${fixed.length > 1 ? 'image and caption' : fixed[0] === towers[0] ? 'image' : 'caption'} is its own session.run, several times ` +
+      `slower than --batch allows; re-export with a dynamic batch axis: torch.onnx.export(...) of ${exports.join(' and ')} ` +
+      `(docs/score.md, "A graph with a fixed batch")`,
+  );
 }
 
 /** The HF tokenizer finds its own context length; an OpenCLIP export states it in config.json's text_cfg. */

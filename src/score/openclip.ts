@@ -3,6 +3,7 @@
  * the context length and how open_clip cleans a caption before its tokenizer sees it.
  */
 import { UsageError } from '../errors.js';
+import { basicClean } from './fix-text.js';
 import type { EncodedBatch, TextTokenizer } from './tokenizer.js';
 
 export type TextClean = 'whitespace' | 'lower' | 'canonicalize';
@@ -37,11 +38,12 @@ export function openClipTextConfig(config: unknown, file: string): OpenClipTextC
 const PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
 
 /**
- * open_clip's text cleaning (tokenizer.py: whitespace_clean, canonicalize_text), without its ftfy / HTML-unescape
- * pass, which only changes mojibake and HTML entities.
+ * open_clip's text cleaning (tokenizer.py: basic_clean, then whitespace_clean or canonicalize_text): every mode
+ * starts with ftfy and a double HTML unescape (fix-text.ts), so `Tom &amp; Jerry` and `cafÃ©` reach the
+ * tokenizer as `Tom & Jerry` and `café`, as in training.
  */
 export function cleanText(text: string, mode: TextClean): string {
-  let t = text;
+  let t = basicClean(text);
   if (mode === 'canonicalize') t = t.replace(/_/g, ' ').replace(PUNCTUATION, '').toLowerCase();
   t = t.split(/\s+/).filter((s) => s.length > 0).join(' ');
   return mode === 'lower' ? t.toLowerCase() : t;

@@ -17,6 +17,11 @@ export interface PreprocessConfig {
    * which open_clip uses, takes `int(round((H - h) / 2.0))`, Python's round half to even. Default 'floor'.
    */
   cropRounding?: 'floor' | 'half-even';
+  /**
+   * Where convert("RGB") happens: 'first' (transformers' CLIPImageProcessor, default) or 'after-crop' (open_clip:
+   * Resize and CenterCrop run on the image in its own PIL mode, then _convert_to_rgb).
+   */
+  convertRgb?: 'first' | 'after-crop';
   resample: Resample;
   /** Per-channel affine map from a 0..255 value: (v * rescale - mean) / std. */
   rescale: number;
@@ -188,6 +193,7 @@ export function parseOpenClipPreprocessConfig(raw: unknown, file: string, opts: 
     resize,
     crop,
     ...(cropRounding ? { cropRounding } : {}),
+    convertRgb: 'after-crop',
     resample,
     rescale: 1 / 255,
     mean: mean as [number, number, number],

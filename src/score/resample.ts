@@ -39,7 +39,8 @@ const PRECISION_BITS = 32 - 8 - 2;
 interface Coeffs {
   ksize: number;
   bounds: Int32Array; // [xmin, count] per output position
-  k: Int32Array; // fixed-point weights, ksize per output position
+  k: Int32Array; // fixed-point weights, ksize per output position (8-bit images)
+  w: Float64Array; // the normalised weights before that (32-bit images)
 }
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc. */
@@ -50,6 +51,7 @@ function coefficients(inSize: number, outSize: number, filter: Filter): Coeffs {
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const k = new Int32Array(outSize * ksize);
+  const norm = new Float64Array(outSize * ksize);
   const w = new Float64Array(ksize);
   const ss = 1 / filterscale;
   for (let xx = 0; xx < outSize; xx++) {
@@ -67,12 +69,13 @@ function coefficients(inSize: number, outSize: number, filter: Filter): Coeffs {
     }
     for (let x = 0; x < xmax; x++) {
       const v = ww !== 0 ? w[x] / ww : w[x];
+      norm[xx * ksize + x] = v;
       k[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
     }
     bounds[xx * 2] = xmin;
     bounds[xx * 2 + 1] = xmax;
   }
-  return { ksize, bounds, k };
+  return { ksize, bounds, k, w: norm };
 }
 
 function clip8(v: number): number {
@@ -113,6 +116,27 @@ export function pilResize(src: Pixels, width: number, height: number, resample: 
         const xmin = bounds[xx * 2];
         const n = bounds[xx * 2 + 1];
         const kb = xx * ksize;
+        if (ch === 4) {
+          // RGBA (open_clip's premultiplied resize): one pass over the taps for the four channels
+          let s0 = half;
+          let s1 = half;
+          let s2 = half;
+          let s3 = half;
+          let p = rowIn + xmin * 4;
+          for (let x = 0; x < n; x++, p += 4) {
+            const kx = k[kb + x];
+            s0 += src.data[p] * kx;
+            s1 += src.data[p + 1] * kx;
+            s2 += src.data[p + 2] * kx;
+            s3 += src.data[p + 3] * kx;
+          }
+          const o = rowOut + xx * 4;
+          out[o] = clip8(s0);
+          out[o + 1] = clip8(s1);
+          out[o + 2] = clip8(s2);
+          out[o + 3] = clip8(s3);
+          continue;
+        }
         for (let c = 0; c < ch; c++) {
           let s = half;
           let p = rowIn + xmin * ch + c;
@@ -145,20 +169,89 @@ export function pilResize(src: Pixels, width: number, height: number, resample: 
   return cur;
 }
 
-/** Pillow's NEAREST resize: an affine transform sampling at pixel centres. */
+/**
+ * Pillow's NEAREST resize (ImagingScaleAffine): the source position starts at half a step and grows by the step
+ * in doubles, truncated, exactly as Pillow accumulates it.
+ */
 function nearest(src: Pixels, width: number, height: number): Pixels {
   const ch = src.channels;
   const out = new Uint8Array(width * height * ch);
-  const sx = src.width / width;
-  const sy = src.height / height;
+  const xin = positions(src.width, width);
+  const yin = positions(src.height, height);
   for (let y = 0; y < height; y++) {
-    const yi = Math.min(src.height - 1, Math.floor((y + 0.5) * sy));
+    const row = yin[y]! * src.width;
     for (let x = 0; x < width; x++) {
-      const xi = Math.min(src.width - 1, Math.floor((x + 0.5) * sx));
-      const s = (yi * src.width + xi) * ch;
+      const s = (row + xin[x]!) * ch;
       const d = (y * width + x) * ch;
-      for (let c = 0; c < ch; c++) out[d + c] = src.data[s + c];
+      for (let c = 0; c < ch; c++) out[d + c] = src.data[s + c]!;
     }
   }
   return { data: out, width, height, channels: ch };
+}
+
+function positions(inSize: number, outSize: number): Int32Array {
+  const step = inSize / outSize;
+  const pos = new Int32Array(outSize);
+  let v = step * 0.5;
+  for (let i = 0; i < outSize; i++, v += step) pos[i] = Math.min(inSize - 1, Math.trunc(v));
+  return pos;
+}
+
+/** One channel of 32-bit integers, as Pillow keeps mode "I" (a 16-bit grey PNG). */
+export interface IntPixels {
+  data: Int32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Pillow's resize of a mode "I" image: the same filter weights in doubles (no fixed point), each pass rounded half
+ * away from zero to an integer, no clipping (convert("RGB") clips afterwards).
+ */
+export function pilResizeInt(src: IntPixels, width: number, height: number, resample: Resample): IntPixels {
+  if (width === src.width && height === src.height) return src;
+  if (resample === 'nearest') {
+    const xin = positions(src.width, width);
+    const yin = positions(src.height, height);
+    const data = new Int32Array(width * height);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * width + x] = src.data[yin[y]! * src.width + xin[x]!]!;
+    return { data, width, height };
+  }
+  const filter = FILTERS[resample];
+  let cur = src;
+  if (width !== src.width) {
+    const { ksize, bounds, w } = coefficients(src.width, width, filter);
+    const data = new Int32Array(width * cur.height);
+    for (let y = 0; y < cur.height; y++) {
+      const row = y * src.width;
+      for (let xx = 0; xx < width; xx++) {
+        const xmin = bounds[xx * 2]!;
+        const n = bounds[xx * 2 + 1]!;
+        let ss = 0;
+        for (let x = 0; x < n; x++) ss += cur.data[row + xmin + x]! * w[xx * ksize + x]!;
+        data[y * width + xx] = roundUp(ss);
+      }
+    }
+    cur = { data, width, height: cur.height };
+  }
+  if (height !== src.height) {
+    const { ksize, bounds, w } = coefficients(src.height, height, filter);
+    const data = new Int32Array(width * height);
+    for (let yy = 0; yy < height; yy++) {
+      const ymin = bounds[yy * 2]!;
+      const n = bounds[yy * 2 + 1]!;
+      for (let xx = 0; xx < width; xx++) {
+        let ss = 0;
+        for (let y = 0; y < n; y++) ss += cur.data[(ymin + y) * width + xx]! * w[yy * ksize + y]!;
+        data[yy * width + xx] = roundUp(ss);
+      }
+    }
+    cur = { data, width, height };
+  }
+  return cur;
+}
+
+/** Pillow's ROUND_UP: half away from zero. */
+function roundUp(f: number): number {
+  return f >= 0 ? Math.floor(f + 0.5) : -Math.floor(Math.abs(f) + 0.5);
 }

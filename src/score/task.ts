@@ -137,8 +137,8 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
   const { model, engine, loadMs } = await engineFor(spec.model);
   const kv = { embedding_dim: model.dim, model: model.name, test_encoder: model.isTestEncoder, stage: 'score' };
   const writerDir = spec.staging ?? ctx.outDir;
-  const writer = new ShardWriter({ outDir: writerDir, layout: spec.kind, rank: ctx.rank, columns: spec.columns, kvMetadata: kv, ...spec.shard });
-  const rejects = new RejectWriter(ctx.outDir, ctx.rank);
+  const writer = new ShardWriter({ outDir: writerDir, layout: spec.kind, rank: ctx.rank, stage: 'score', columns: spec.columns, kvMetadata: kv, ...spec.shard });
+  const rejects = new RejectWriter(ctx.outDir, ctx.rank, 'score');
   const acct = new Accounting();
   const emitter = spec.emitNpy && !spec.staging ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, model.dim, spec.kind === 'caption', true) : null;
   const scores: number[] = [];
@@ -202,8 +202,8 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
 export async function filterPhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput> {
   const cut = spec.cut!;
   const filter = new TopFractionFilter({ threshold: cut.threshold, tiesKept: cut.ties[ctx.rank] ?? 0, keep: 0, total: 0 });
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, columns: spec.columns, kvMetadata: spec.kv, ...spec.shard });
-  const rejects = new RejectWriter(ctx.outDir, ctx.rank + (spec.rejectRankOffset ?? 0));
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.kind, rank: ctx.rank, stage: 'score', columns: spec.columns, kvMetadata: spec.kv, ...spec.shard });
+  const rejects = new RejectWriter(ctx.outDir, ctx.rank + (spec.rejectRankOffset ?? 0), 'score');
   const acct = new Accounting();
   const dim = Number(spec.kv?.embedding_dim ?? 0);
   const emitter = spec.emitNpy ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, dim, spec.kind === 'caption', true) : null;

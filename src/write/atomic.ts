@@ -5,6 +5,7 @@
 import { mkdirSync, renameSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pidAlive } from '../util/pid.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -39,14 +40,6 @@ export function tmpName(file: string): string {
   return `${file}.${HOST}~${process.pid}.tmp`;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Temporaries of another host are left unless untouched this long (a live writer keeps appending). */
 export const FOREIGN_TEMP_AGE_MS = 6 * 3600 * 1000;
@@ -81,7 +74,7 @@ export function sweepTemps(dir: string): number {
     const file = path.join(dir, e);
     const m = /\.([A-Za-z0-9_-]+)~(\d+)\.tmp$/.exec(e);
     let stale: boolean;
-    if (m && m[1] === HOST) stale = !alive(Number(m[2]));
+    if (m && m[1] === HOST) stale = !pidAlive(Number(m[2]));
     else {
       try {
         stale = now - statSync(file).mtimeMs > FOREIGN_TEMP_AGE_MS;

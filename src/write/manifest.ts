@@ -8,6 +8,7 @@ import type { Kind, Layout } from '../records.js';
 import { VERSION } from '../version.js';
 import { mergeStats, rejectsByReason, totals, type Stats } from './accounting.js';
 import { writeJsonAtomic } from './atomic.js';
+import { writeDurable } from '../run/markers.js';
 import type { ShardInfo } from './shard-writer.js';
 import { rejectFiles, type TaskResult } from '../run/contract.js';
 
@@ -77,10 +78,19 @@ export function buildManifest(m: ManifestInput): Manifest {
   };
 }
 
+/** Written last, fsynced like the shards: its presence means the dataset is complete. */
 export function writeManifest(outDir: string, manifest: Manifest): string {
   const file = path.join(outDir, 'manifest.json');
-  writeJsonAtomic(file, manifest);
+  writeDurable(file, JSON.stringify(manifest, null, 2) + '\n');
   return file;
+}
+
+/**
+ * What varies from run to run (seconds per step, model load time, how much work k-means could skip) goes to
+ * `run-log.json` beside the manifest, so two clean runs give byte-identical manifests.
+ */
+export function writeRunLog(outDir: string, log: Record<string, unknown>): void {
+  writeJsonAtomic(path.join(outDir, 'run-log.json'), log);
 }
 
 /** The manifest a stage wrote last. */

@@ -3,19 +3,20 @@
  * each row group is encoded and streamed to disk at once, and a shard is closed and renamed into place when
  * it reaches its row or byte budget. Memory holds at most one row group, whatever the input size.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import path from 'node:path';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { Layout } from '../records.js';
 import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } from './parquet-schema.js';
 import { tmpName } from './atomic.js';
+import { writeError } from './io-error.js';
 import { gzipSync } from 'node:zlib';
-import type { ColumnChunk, SchemaTree } from 'hyparquet';
+import type { ColumnChunk, SchemaElement, SchemaTree } from 'hyparquet';
 import { getSchemaPath } from 'hyparquet/src/schema.js';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
-import { writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
+import { stringBounds, writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
 import { VERSION } from '../version.js';
 
 const gzip = (input: Uint8Array): Uint8Array => {
@@ -45,6 +46,8 @@ export interface ShardWriterOptions {
   maxRowGroupBytes?: number;
   /** Extra key-value metadata (the `mmcurate` entry: embedding dimension, model...). */
   kvMetadata?: Record<string, unknown>;
+  /** The stage writing, named in an error message (a full disk, a folder not writable). */
+  stage?: string;
 }
 
 export const SHARD_DEFAULTS = {
@@ -94,6 +97,8 @@ function mostlyDistinct(c: ColumnDef, values: unknown[]): boolean {
   return seen.size > n / 2;
 }
 
+/** A UTF-8 string leaf (not raw bytes): its min/max are worth writing. */
+const isString = (e: SchemaElement): boolean => e.type === 'BYTE_ARRAY' && (e.converted_type === 'UTF8' || e.logical_type?.type === 'STRING');
 const isImage = (c: ColumnDef): boolean => c.elements.length === 3 && c.elements[1]!.name === 'bytes' && c.elements[2]!.name === 'path';
 const isFlatBytes = (c: ColumnDef): boolean => c.elements.length === 1 && c.elements[0]!.type === 'BYTE_ARRAY';
 
@@ -104,7 +109,7 @@ const isFlatBytes = (c: ColumnDef): boolean => c.elements.length === 1 && c.elem
 function fastLeaves(c: ColumnDef, values: unknown[], plain: boolean): ByteArrayLeaf[] | undefined {
   const optional = c.elements[0]!.repetition_type !== 'REQUIRED';
   if (isFlatBytes(c) && plain) {
-    return [{ path: [c.name], maxDefinitionLevel: optional ? 1 : 0, value: (i) => (values[i] ?? null) as string | Uint8Array | null, nullLevel: () => 0 }];
+    return [{ path: [c.name], maxDefinitionLevel: optional ? 1 : 0, value: (i) => (values[i] ?? null) as string | Uint8Array | null, nullLevel: () => 0, stats: isString(c.elements[0]!) }];
   }
   if (!isImage(c)) return undefined;
   // {bytes, path}: both leaves OPTIONAL inside the struct (level 2 when present, 1 when only the leaf is null)
@@ -115,8 +120,20 @@ function fastLeaves(c: ColumnDef, values: unknown[], plain: boolean): ByteArrayL
     maxDefinitionLevel: structLevel + 1,
     value: (i) => image(i)?.[key] ?? null,
     nullLevel: (i) => (image(i) == null ? 0 : structLevel),
+    stats: key === 'path',
   });
   return [leaf('bytes'), leaf('path')];
+}
+
+function dictionaryBounds(values: unknown[]): NonNullable<ColumnChunk['meta_data']>['statistics'] {
+  const distinct = new Set<string>();
+  let nulls = 0;
+  for (const v of values) {
+    if (typeof v === 'string') distinct.add(v);
+    else nulls++;
+  }
+  const { min, max } = stringBounds(distinct);
+  return { null_count: BigInt(nulls), ...(min !== undefined ? { min_value: min, max_value: max } : {}) };
 }
 
 /** Schema paths from the root to each leaf under a top-level column. */
@@ -125,11 +142,14 @@ function leafPaths(tree: SchemaTree[]): SchemaTree[][] {
   return node.children.length ? node.children.flatMap((child) => leafPaths([...tree, child])) : [tree];
 }
 
-/** A ByteWriter that streams to a file descriptor and hashes what it writes. */
+/** A ByteWriter that streams to a file descriptor and hashes what it writes; `fail` names a write error. */
 class FileSink extends ByteWriter {
   written = 0;
   readonly hash: Hash = createHash('sha256');
-  constructor(private readonly fd: number) {
+  constructor(
+    private readonly fd: number,
+    private readonly fail: (err: unknown) => Error,
+  ) {
     super();
   }
   override ensure(size: number): void {
@@ -141,7 +161,11 @@ class FileSink extends ByteWriter {
     const chunk = new Uint8Array(this.buffer, 0, this.index);
     this.hash.update(chunk);
     let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd, chunk, off);
+    try {
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off);
+    } catch (err) {
+      throw this.fail(err);
+    }
     this.written += chunk.length;
     this.index = 0;
   }
@@ -149,7 +173,7 @@ class FileSink extends ByteWriter {
 
 export class ShardWriter {
   readonly columns: ColumnDef[];
-  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata'>> & { kvMetadata?: Record<string, unknown> };
+  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata' | 'stage'>> & { kvMetadata?: Record<string, unknown>; stage?: string };
   private readonly shards: ShardInfo[] = [];
   /** The row group being gathered, column by column: a record object dies young instead of waiting for the flush. */
   private buffer: unknown[][];
@@ -164,7 +188,29 @@ export class ShardWriter {
     this.opts = { ...SHARD_DEFAULTS, ...given } as ShardWriter['opts'];
     this.columns = selectColumns(options.layout, options.columns ?? []);
     this.buffer = this.columns.map(() => []);
-    mkdirSync(path.join(options.outDir, 'data'), { recursive: true });
+    const data = path.join(options.outDir, 'data');
+    try {
+      mkdirSync(data, { recursive: true });
+    } catch (err) {
+      throw writeError(err, { stage: options.stage, what: 'the shard folder', file: data });
+    }
+  }
+
+  /** The error for a failed write; the shard being written is given up (its descriptor closed, its partial file removed: on a full disk, that is space back). */
+  private fail(file: string): (err: unknown) => Error {
+    return (err) => {
+      const s = this.current;
+      this.current = undefined;
+      if (s) {
+        try {
+          closeSync(s.fd);
+        } catch {
+          // closing a descriptor whose writes failed may fail too; the error reported is the first
+        }
+        rmSync(s.tmp, { force: true });
+      }
+      return writeError(err, { stage: this.opts.stage, what: 'the shard', file });
+    };
   }
 
   write(row: Row): void {
@@ -178,6 +224,9 @@ export class ShardWriter {
       this.flushRowGroup();
       this.closeShard();
     }
+    // a row group closes before the row that would take it past its byte budget: only a single row larger than
+    // the budget (one 37 MiB image) makes a larger row group, alone
+    if (this.bufferRows > 0 && this.bufferBytes + bytes > this.opts.maxRowGroupBytes) this.flushRowGroup();
     for (let j = 0; j < this.columns.length; j++) this.buffer[j]!.push(row[this.columns[j]!.name] ?? null);
     this.bufferRows++;
     this.bufferBytes += bytes;
@@ -220,7 +269,7 @@ export class ShardWriter {
             schemaPath,
             codec,
             compressors: COMPRESSORS,
-            // min/max statistics pay off for numbers (score filters push down); on text and bytes they cost time
+            // min/max statistics on numbers let readers skip row groups (strings: below); raw bytes and lists get none
             stats: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
             pageSize: 1 << 20,
             columnIndex: false,
@@ -229,6 +278,9 @@ export class ShardWriter {
           },
           pageData: encodeNestedValues(leafPath, values),
         });
+        // a dictionary string column (kind, source, format) has few distinct values: bound those, not every row
+        // (hyparquet-writer's own statistics encode each value to bytes to compare it)
+        if (c.elements.length === 1 && isString(c.elements[0]!)) chunk.meta_data!.statistics = dictionaryBounds(values);
         chunks.push(chunk);
       }
     }
@@ -255,12 +307,18 @@ export class ShardWriter {
     const rel = shardName(this.opts.rank, this.seq++);
     const final = path.join(this.opts.outDir, rel);
     const tmp = tmpName(final);
-    const fd = openSync(tmp, 'w');
-    const sink = new FileSink(fd);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'w');
+    } catch (err) {
+      throw this.fail(final)(err);
+    }
+    const sink = new FileSink(fd, this.fail(final));
     const kv = [{ key: 'huggingface', value: huggingfaceMetadata(this.columns) }];
     if (this.opts.kvMetadata) kv.push({ key: 'mmcurate', value: JSON.stringify(this.opts.kvMetadata) });
     // GZIP through Node's native zlib at level 1: faster than a JavaScript snappy and half the size (see README)
-    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: `mmcurate ${VERSION}`, codec: 'GZIP', compressors: { GZIP: gzip } });
+    // string bounds longer than 64 bytes are cut (a max rounded up) and marked inexact, as parquet-mr does
+    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: `mmcurate ${VERSION}`, codec: 'GZIP', compressors: { GZIP: gzip }, statisticsTruncateLength: 64 });
     this.current = { fd, tmp, final, sink, writer, rows: 0 };
     return this.current;
   }
@@ -270,9 +328,14 @@ export class ShardWriter {
     if (!s) return;
     s.writer.finish();
     s.sink.drain();
-    fsyncSync(s.fd);
-    closeSync(s.fd);
-    renameSync(s.tmp, s.final);
+    try {
+      // a full disk may surface only here, when the file system commits what it accepted
+      fsyncSync(s.fd);
+      closeSync(s.fd);
+      renameSync(s.tmp, s.final);
+    } catch (err) {
+      throw this.fail(s.final)(err);
+    }
     this.shards.push({ path: path.relative(this.opts.outDir, s.final), rows: s.rows, bytes: s.sink.written, sha256: s.sink.hash.digest('hex') });
     this.current = undefined;
   }

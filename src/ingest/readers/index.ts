@@ -1,5 +1,6 @@
 /** The reader registry: one reader per input format. */
 import type { Format } from '../detect.js';
+import { readArrow } from './arrow.js';
 import { csvReader } from './csv.js';
 import { readImageFolder } from './imagefolder.js';
 import { readJsonl } from './jsonl.js';
@@ -17,5 +18,6 @@ export function readerFor(format: Format, textSplit: 'line' | 'paragraph' | 'fil
     case 'webdataset': return readWebDataset;
     case 'imagefolder': return readImageFolder;
     case 'txt': return textReader(textSplit);
+    case 'arrow': return readArrow;
   }
 }

@@ -25,6 +25,8 @@ export interface ReaderInput {
   part?: FilePart;
   /** Reports bytes consumed, for progress. */
   onBytes: (n: number) => void;
+  /** Line-based formats: a longer line is rejected as `line_too_long` (default DEFAULT_MAX_LINE_BYTES). */
+  maxLineBytes?: number;
 }
 
 /** Readers yield batches: one await per batch, not per record, keeps small records cheap. */

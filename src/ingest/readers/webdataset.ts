@@ -12,6 +12,8 @@
  */
 import path from 'node:path';
 import { extract } from 'tar-stream';
+import { MAX_DEPTH, nestsDeeperThan, tooDeepDetail } from '../depth.js';
+import { withExactIntegers } from '../json.js';
 import { openInput } from './lines.js';
 import { UnreadableFileError, type RawItem, type Reader } from './types.js';
 
@@ -73,7 +75,11 @@ export const readWebDataset: Reader = async function* ({ absPath, relPath, onByt
     for (const [ext, buf] of s.files) {
       if (ext === 'json') {
         try {
-          const meta = JSON.parse(buf.toString('utf8')) as unknown;
+          const text = buf.toString('utf8');
+          const parsed = JSON.parse(text) as unknown;
+          if (nestsDeeperThan(parsed, MAX_DEPTH)) return { ...at, error: { reason: 'too_deep', detail: tooDeepDetail(`${s.key}.json`) } };
+          // img2dataset copies LAION's int64 `hash` here: its digits are kept
+          const meta = withExactIntegers(text, parsed).value;
           if (meta && typeof meta === 'object' && !Array.isArray(meta)) sidecar = meta as Record<string, unknown>;
         } catch (err) {
           return { ...at, error: { reason: 'invalid_json', detail: `${s.key}.json: ${(err as Error).message}` } };
