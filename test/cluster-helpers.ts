@@ -5,11 +5,10 @@
  * timings) taken out, which is the run's accounting (rows read, kept, rejected by reason, per shard).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { main } from '../src/cli/main.js';
-import { ROOT } from './helpers.js';
+import { ROOT, tmpDir } from './helpers.js';
 
 export const DEMO_PIPELINE = path.join(ROOT, 'pipelines', 'demo.json');
 export const BIN = path.join(ROOT, 'bin', 'mmcurate');
@@ -42,33 +41,19 @@ export function leftovers(out: string): string[] {
   return (readdirSync(out, { recursive: true }) as string[]).filter((f) => /\.tmp$|\.running\.json$|\.failed\.json$/.test(f));
 }
 
+let made: Promise<{ out: string; writtenAs: string }> | undefined;
+
 /**
- * The local executor's run of the demo with --tasks 4, made once per build and shared by the test files
- * (each runs in its own process): built in a temporary folder, then renamed into place, so two test files
- * starting together both end with the same finished reference. `writtenAs` is the folder it was built
- * in, which its manifests name.
+ * The local executor's run of the demo with --tasks 4, made once per test file (each runs in its own
+ * process, so none depends on another's timing). `writtenAs` is the folder it was written in, which its
+ * manifests name.
  */
-export async function reference(): Promise<{ out: string; writtenAs: string }> {
-  const stamp = statSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js')).mtimeMs.toFixed(0);
-  const dir = path.join(os.tmpdir(), `mmcurate-cluster-ref-${stamp}`);
-  const done = path.join(dir, 'written-as');
-  // references of earlier builds go (finished ones only: a folder being built ends in .<pid>)
-  for (const old of readdirSync(os.tmpdir())) {
-    if (/^mmcurate-cluster-ref-\d+$/.test(old) && old !== path.basename(dir)) rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true });
-  }
-  if (!existsSync(done)) {
-    const tmp = `${dir}.${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    const code = await main(['run', DEMO_PIPELINE, '--out', path.join(tmp, 'out'), '--tasks', String(TASKS)]);
+export function reference(): Promise<{ out: string; writtenAs: string }> {
+  made ??= (async () => {
+    const out = path.join(tmpDir('mmcurate-cluster-ref-'), 'out');
+    const code = await main(['run', DEMO_PIPELINE, '--out', out, '--tasks', String(TASKS)]);
     if (code !== 0) throw new Error(`the local reference run of the demo failed (exit ${code})`);
-    writeFileSync(path.join(tmp, 'written-as'), path.join(tmp, 'out'));
-    try {
-      renameSync(tmp, dir);
-    } catch {
-      // another test file finished first: its reference is the same
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
-  return { out: path.join(dir, 'out'), writtenAs: readFileSync(done, 'utf8') };
+    return { out, writtenAs: out };
+  })();
+  return made;
 }

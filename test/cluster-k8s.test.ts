@@ -80,7 +80,7 @@ test('k8s: the manifests parse and hold the steps; their pods, run here per inde
   assert.deepEqual(deployment.spec.template.spec.containers[0]!.command.slice(IMAGE_BIN.length, IMAGE_BIN.length + 1), ['worker']);
   const steps = jobs.map((j) => `${j.metadata.labels['mmcurate/stage']}/${j.metadata.labels['mmcurate/step']}`);
   assert.deepEqual(steps.slice(0, 3), ['captions/ingest', 'captions/manifest', 'interleaved/ingest']);
-  assert.equal(steps[steps.length - 1], 'mixture/mix');
+  assert.equal(steps[steps.length - 1], 'mixture/manifest');
   for (const j of jobs) {
     const c = j.spec.template.spec.containers[0]!;
     const parallel = j.spec.completions === TASKS;

@@ -47,7 +47,7 @@ export async function runTask(o: CoresetManifestSpec, ctx: TaskContext): Promise
       input_layout: o.spec.source.layout,
       recipe: o.recipe,
       coreset: o.coreset,
-      kmeans: { k: eng.kmeans.k, trained: eng.kmeans.trained, sample_rows: eng.kmeans.sampleRows, objective: eng.kmeans.objective ?? null, centroids: 'centroids.npy' },
+      kmeans: { k: eng.kmeans.k, trained: eng.kmeans.trained, sample_rows: eng.kmeans.sampleRows, centroids: 'centroids.npy' },
       dedup: eng.dedup,
       bands: eng.cuts,
     },
@@ -55,7 +55,8 @@ export async function runTask(o: CoresetManifestSpec, ctx: TaskContext): Promise
   writeManifest(out, manifest);
   writeRunLog(out, {
     timings_s: { ...eng.seconds, write: results.reduce((a, r) => a + (r.seconds ?? 0), 0) },
-    kmeans: { splits: eng.kmeans.splits ?? null, searched: eng.kmeans.searched ?? null, assign_skipped: eng.kmeans.assignSkipped ?? 0 },
+    // the objective per round covers the points each round searched, which depends on measured costs
+    kmeans: { objective_searched: eng.kmeans.objective ?? null, splits: eng.kmeans.splits ?? null, searched: eng.kmeans.searched ?? null, assign_skipped: eng.kmeans.assignSkipped ?? 0 },
   });
   if (!o.keepWork) {
     rmSync(work, { recursive: true, force: true });

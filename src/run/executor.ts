@@ -112,8 +112,15 @@ export async function pendingAndRun(dir: string, label: string, plans: StepPlan[
 export async function runTaskHere(dir: string, plan: StepPlan, rank: number, report: TaskContext['report'] = () => undefined): Promise<void> {
   startRunning(dir, plan.step, rank);
   const t0 = performance.now();
-  const mod = (await import(moduleUrl(plan.module))) as { runTask: TaskFn<unknown> };
-  const out = await mod.runTask(plan.spec, { rank, world: plan.world, outDir: dir, report });
+  let out: TaskOutput;
+  try {
+    const mod = (await import(moduleUrl(plan.module))) as { runTask: TaskFn<unknown> };
+    out = await mod.runTask(plan.spec, { rank, world: plan.world, outDir: dir, report });
+  } catch (err) {
+    // not running any more: status must not count it (a racing copy may have finished it meanwhile)
+    rmSync(runningPath(dir, plan.step, rank), { force: true });
+    throw err;
+  }
   writeMarker(dir, plan.step, rank, out, (performance.now() - t0) / 1000);
 }
 
@@ -143,7 +150,10 @@ async function runRanks(dir: string, plan: StepPlan, ranks: number[], workers: n
             }
             startRunning(dir, plan.step, r);
             const t0 = performance.now();
-            const out = await lane.run(r);
+            const out = await lane.run(r).catch((err: unknown) => {
+              rmSync(runningPath(dir, plan.step, r), { force: true });
+              throw err;
+            });
             writeMarker(dir, plan.step, r, out, (performance.now() - t0) / 1000);
           } catch (err) {
             errors.push(err);
