@@ -112,29 +112,34 @@ test('k8s: the manifests parse and hold the steps; their pods, run here per inde
       if (steps[k] === 'scored/score') pods[k]!.push(pod(j, i));
     }
   };
-  for (let k = 0; k < Math.min(3, jobs.length); k++) start(k);
-  for (let k = 0; k < jobs.length; k++) {
-    if (steps[k] === 'text/ingest') {
-      // kill one pod mid-task (its running marker there, its completion marker not yet), as a lost node
-      // would; Kubernetes starts the index again (backoffLimitPerIndex)
-      const dir = path.join(out, 'text');
-      const tried = new Set<number>();
-      for (let n = 0; n < 30000 && !killed && tried.size < pods[k]!.length; n++) {
-        for (let i = 0; i < pods[k]!.length && !killed; i++) {
-          if (tried.has(i) || !existsSync(runningPath(dir, 'ingest', i)) || existsSync(markerPath(dir, 'ingest', i))) continue;
-          tried.add(i);
-          pods[k]![i]!.child!.kill('SIGKILL');
-          if ((await pods[k]![i]!.exit) !== 'SIGKILL') continue; // it finished first: try another
-          killed = { step: steps[k]!, index: i };
-          pods[k]![i] = pod(jobs[k]!, i);
+  try {
+    for (let k = 0; k < Math.min(3, jobs.length); k++) start(k);
+    for (let k = 0; k < jobs.length; k++) {
+      if (steps[k] === 'text/ingest') {
+        // kill one pod mid-task (its running marker there, its completion marker not yet), as a lost node
+        // would; Kubernetes starts the index again (backoffLimitPerIndex)
+        const dir = path.join(out, 'text');
+        const tried = new Set<number>();
+        for (let n = 0; n < 30000 && !killed && tried.size < pods[k]!.length; n++) {
+          for (let i = 0; i < pods[k]!.length && !killed; i++) {
+            if (tried.has(i) || !existsSync(runningPath(dir, 'ingest', i)) || existsSync(markerPath(dir, 'ingest', i))) continue;
+            tried.add(i);
+            pods[k]![i]!.child!.kill('SIGKILL');
+            if ((await pods[k]![i]!.exit) !== 'SIGKILL') continue; // it finished first: try another
+            killed = { step: steps[k]!, index: i };
+            pods[k]![i] = pod(jobs[k]!, i);
+          }
+          if (!killed) await new Promise((r) => setTimeout(r, 10));
         }
-        if (!killed) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(killed, 'no text/ingest pod was caught mid-task');
       }
-      assert.ok(killed, 'no text/ingest pod was caught mid-task');
+      const codes = await Promise.all(pods[k]!.map((p) => p.exit));
+      assert.ok(codes.every((c) => c === 0), `${steps[k]}: ${codes.join(',')}\n${pods[k]!.map((p) => p.log).join('\n---\n')}`);
+      if (k + 3 < jobs.length) start(k + 3);
     }
-    const codes = await Promise.all(pods[k]!.map((p) => p.exit));
-    assert.ok(codes.every((c) => c === 0), `${steps[k]}: ${codes.join(',')}\n${pods[k]!.map((p) => p.log).join('\n---\n')}`);
-    if (k + 3 < jobs.length) start(k + 3);
+  } finally {
+    // a failed assertion must not leave pods waiting for steps that will never finish
+    for (const p of pods.flat()) if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   }
   assert.ok(killed);
   t.diagnostic(`k8s: killed ${killed.step} index ${killed.index} mid-task, started again`);

@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { main } from '../src/cli/main.js';
+import { markerPath } from '../src/run/markers.js';
 import { DEMO, tmpDir } from './helpers.js';
 import { BIN, DEMO_PIPELINE, TASKS, accounting, leftovers, reference, shardHashes } from './cluster-helpers.js';
 
@@ -110,6 +111,8 @@ test('queue: a worker killed with SIGKILL mid-task: its task is queued again and
       return true;
     }
   }, 20);
+  // it stopped unfinished: no marker from the orphan (the task takes seconds; the SIGKILL came right at its start)
+  assert.ok(!existsSync(markerPath(path.join(out, 'scored'), 'score', started.rank)), 'the killed worker\'s task ran on to its end');
   const w2 = worker(q, ['--concurrency', '2', '--exit-when-idle']);
   assert.equal(await w2.exit, 0, w2.log.join('\n'));
   const again = w2.log.find((l) => l.includes(`start scored/score rank ${started.rank} `));

@@ -52,20 +52,39 @@ export function checkRedisUrl(url: string): void {
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`--redis ${url}: expected a redis:// or rediss:// URL`);
 }
 
-/** A connection as BullMQ needs it (blocking commands: no per-request retry limit). */
+/**
+ * A connection as BullMQ needs it (blocking commands: no per-request retry limit). Connection errors are
+ * reported once per 10 s on stderr instead of ioredis's unhandled-error line per retry; ioredis keeps
+ * reconnecting, so a worker rides out a Redis restart.
+ */
 export function connect(url: string): Redis {
   checkRedisUrl(url);
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+  const conn = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+  // quiet for the first 10 s: ping() reports a server that cannot be reached at all
+  let last = Date.now();
+  conn.on('error', (err: Error) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    process.stderr.write(`redis ${url}: ${err.message}\n`);
+  });
+  return conn;
 }
 
-/** Fails fast (a RunError naming the server) instead of BullMQ retrying a wrong address forever. */
+/** Fails fast (a RunError naming the server and the cause) instead of retrying a wrong address forever. */
 export async function ping(conn: Redis, url: string): Promise<void> {
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref());
+  let onError: (e: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    onError = reject;
+    conn.once('error', onError);
+    setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref();
+  });
   try {
-    await Promise.race([conn.ping(), timeout]);
+    await Promise.race([conn.ping(), failed]);
   } catch (err) {
     conn.disconnect();
     throw new RunError(`cannot reach Redis at ${url}: ${(err as Error).message}; is redis-server running there?`);
+  } finally {
+    conn.off('error', onError);
   }
 }
 

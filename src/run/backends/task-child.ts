@@ -1,20 +1,34 @@
 /**
- * One queue task in its own process (`node task-child.js DIR STEP RANK`), started by `mmcurate worker`:
- * a task that crashes or runs out of memory takes only this process down, and the worker retries it.
- * The IPC channel to the worker is this process's lifeline: when the worker dies (kill -9 included), the
- * channel closes and the task stops at once, so the re-queued copy never runs next to an orphan.
+ * One queue task in its own process (`node task-child.js DIR STEP RANK WORKER_PID`), started by
+ * `mmcurate worker`: a task that crashes or runs out of memory takes only this process down, and the
+ * worker retries it.
+ * A watchdog thread stops it when its worker is gone (kill -9 included: this process is then adopted by
+ * another parent), so the re-queued copy never runs next to an orphan. A thread of its own, with its own
+ * event loop: a task busy in synchronous work (decoding, inference) would not see the IPC channel's
+ * 'disconnect' event until it had finished. It compares the parent with the pid the worker passed, and is
+ * set up before the task's modules load: a worker killed while they load is noticed too.
  */
 import v8 from 'node:v8';
-import { errorMessage } from '../../errors.js';
-import { runOneTask } from '../jobs.js';
+import { Worker } from 'node:worker_threads';
 
 // as bin/mmcurate does (a flag, not an execArgv: worker threads refuse that one in theirs)
 v8.setFlagsFromString('--max-semi-space-size=64');
 
-const orphaned = () => process.kill(process.pid, 'SIGKILL');
-process.on('disconnect', orphaned);
+const [dir, step, rankText, workerPid] = process.argv.slice(2);
+const watchdog = `
+const { workerData } = require('node:worker_threads');
+const check = () => {
+  if (process.ppid !== workerData) process.kill(process.pid, 'SIGKILL');
+};
+check();
+setInterval(check, 250);
+`;
+new Worker(watchdog, { eval: true, workerData: Number(workerPid) }).unref();
 
-const [dir, step, rankText] = process.argv.slice(2);
+// loaded once the watchdog is up (loading them takes a while on a busy machine)
+const { errorMessage } = await import('../../errors.js');
+const { runOneTask } = await import('../jobs.js');
+
 const t0 = Date.now();
 // the same lines as `mmcurate task`, so a task's log reads the same whichever backend ran it
 process.stderr.write(`task ${dir} ${step}/${rankText}: start ${new Date(t0).toISOString()}\n`);
@@ -26,6 +40,5 @@ try {
   process.stderr.write(`mmcurate task ${dir} --step ${step} --rank ${rankText}: ${errorMessage(err)}\n`);
   process.exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
 }
-// done: letting go of the channel is not the worker dying
-process.off('disconnect', orphaned);
-process.disconnect?.();
+// now: the watchdog thread must not keep the process waiting
+process.exit();

@@ -8,7 +8,9 @@
  * worker's log and in DIR/_tasks/<step>/<rank>.failed.json, fails its step's gate, and the pipeline stops.
  * Kill recovery: a worker holds a lock on each task it runs, renewed every LOCK_MS/2; when it dies, the
  * lock lapses within LOCK_MS and the next stalled-job check of any live worker (every STALLED_MS) puts
- * the task back on the queue: a killed worker's task is queued again within LOCK_MS + STALLED_MS.
+ * the task back on the queue. BullMQ's check marks an active job on one pass and moves it on the next if its
+ * lock is gone: a killed worker's task is queued again within LOCK_MS + STALLED_MS (15 s) while another
+ * worker runs, LOCK_MS + 2 * STALLED_MS (20 s) when the next worker starts after the kill.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -52,7 +54,7 @@ function runChild(d: TaskData, logFile: string, started: (pid: number | undefine
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(process.execPath, [CHILD, d.dir, d.step, String(d.rank)], { stdio: ['ignore', fd, fd, 'ipc'] });
+    const child = spawn(process.execPath, [CHILD, d.dir, d.step, String(d.rank), String(process.pid)], { stdio: ['ignore', fd, fd] });
     started(child.pid);
     return new Promise((resolve, reject) => {
       child.on('error', reject);
