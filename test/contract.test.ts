@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pendingRanks, pipelineJobs, taskArgv } from '../src/run/jobs.js';
+import { pendingRanks, pipelineJobs, runOneTask, taskArgv, upstreamUnfinished } from '../src/run/jobs.js';
 import { acquireLock, STALE_MS } from '../src/run/lock.js';
 import { markerPath, markerState } from '../src/run/markers.js';
 import { runStatus } from '../src/run/status-command.js';
@@ -100,6 +100,21 @@ test('a task refuses while earlier steps are unfinished; the rank comes from Slu
   const failed = parsed.steps.find((s) => s.stage === 'scored' && s.step === 'score')!;
   assert.deepEqual(failed.failed, [1]);
   assert.deepEqual(failed.logs, ['/logs/scored/score/1.log']);
+});
+
+test('task --wait waits for the stages before its own (a Kubernetes pod may start before its input exists)', async () => {
+  const out = path.join(tmpDir(), 'run');
+  const jobs = await pipelineJobs(DEMO_PIPELINE, out, 2);
+  const score = jobs.find((j) => j.stage === 'scored' && j.step === 'score')!;
+  let finished = false;
+  const waiting = runOneTask(score.dir, 'score', 0, { wait: true, pollMs: 50 }).then((r) => ((finished = true), r));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(finished, false, 'it waits: the captions are not ingested yet');
+  assert.equal(upstreamUnfinished(score.dir), 'stage captions has not finished');
+  // every stage before it in the pipeline (captions, interleaved, text)
+  for (const j of jobs.slice(0, jobs.indexOf(score))) for (const r of pendingRanks(j)) assert.equal(await quietMain(taskArgv(j, r)), 0);
+  assert.equal(await waiting, 'done');
+  assert.equal(markerState(score.dir, 'score', 0).state, 'done');
 });
 
 test('--tasks N is the world of every parallel step, and changes neither the rows nor the accounting', async () => {

@@ -115,6 +115,30 @@ export async function ensurePlans(dir: string): Promise<StepPlan[]> {
   return plans;
 }
 
+function hasAllPlans(dir: string): boolean {
+  const rec = readStageRecord(dir);
+  return !!rec && rec.steps.every((s) => readPlan(dir, s.name));
+}
+
+/**
+ * The first stage before this one (in OUT/_pipeline.json's order) whose last step is not done, as a
+ * sentence; '' when all are (or the stage is not part of a pipeline run).
+ */
+export function upstreamUnfinished(dir: string): string {
+  const root = path.dirname(path.resolve(dir));
+  const pf = path.join(root, '_pipeline.json');
+  if (!existsSync(pf)) return '';
+  const p = JSON.parse(readFileSync(pf, 'utf8')) as { stages: { name: string }[] };
+  const at = p.stages.findIndex((s) => path.join(root, s.name) === path.resolve(dir));
+  for (const s of p.stages.slice(0, Math.max(0, at))) {
+    const up = path.join(root, s.name);
+    const rec = readStageRecord(up);
+    const last = rec?.steps[rec.steps.length - 1]?.name;
+    if (!last || markerState(up, last, 0).state === 'missing' || markerState(up, last, 0).state === 'torn') return `stage ${s.name} has not finished`;
+  }
+  return '';
+}
+
 /** Unfinished ranks of the steps before `step` ('' when all are done). */
 export function unfinishedBefore(dir: string, plans: StepPlan[], step: string): string {
   const at = plans.findIndex((p) => p.step === step);
@@ -136,6 +160,12 @@ export function unfinishedBefore(dir: string, plans: StepPlan[], step: string): 
  * waits for them), then runs it unless its marker is already valid. Resolves when done.
  */
 export async function runOneTask(dir: string, step: string, rank: number, o: { wait?: boolean; pollMs?: number; log?: (s: string) => void } = {}): Promise<'done' | 'already'> {
+  // the stage is planned from the stages before it: with --wait, they must be complete first
+  for (;;) {
+    const why = o.wait && !hasAllPlans(dir) ? upstreamUnfinished(dir) : '';
+    if (!why) break;
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 5000));
+  }
   const plans = await ensurePlans(dir);
   const plan = plans.find((p) => p.step === step);
   if (!plan) throw new UsageError(`${dir}: no step "${step}" (steps: ${plans.map((p) => p.step).join(', ')})`);

@@ -8,7 +8,7 @@ const flags: Flags = {
   step: { type: 'string', help: 'the step to run (see OUT/<stage>/_plan/stage.json)' },
   stage: { type: 'string', help: 'with a pipeline run\'s OUT: the stage name (DIR is then OUT/<stage>)' },
   rank: { type: 'number', integer: true, min: 0, help: 'the task (default: $SLURM_ARRAY_TASK_ID, then $JOB_COMPLETION_INDEX)' },
-  wait: { type: 'boolean', help: 'wait until the steps before this one are done (Kubernetes: Jobs have no dependencies)' },
+  wait: { type: 'boolean', help: 'wait until the stages before this one in the pipeline, then the steps before this one, are done (Kubernetes: Jobs have no dependencies)' },
 };
 
 export const help = formatHelp(
