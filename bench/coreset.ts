@@ -5,8 +5,8 @@
  *       (sum over all rows of |x - c|², c the nearest final centroid) vs faiss.Kmeans(spherical=True);
  *   (b) ml-kmeans (the design card's library) on a subsample of the same task, extrapolated;
  *   (c) the whole Bunny recipe (k-means, dedup 0.86 middle, bands 40-60 / 15-35, sample n/1000) on
- *       2M x 768 float16 in the LAION layout (../shared/bench/gen_laion_like.py) vs
- *       ../shared/bench/bunny_faiss.py: wall time, peak RSS, per-step counts.
+ *       2M x 768 float16 in the LAION layout (bench/peers/laion_like.py) vs bench/peers/bunny_faiss.py
+ *       (faiss + numpy, the clip score computed part by part): wall time, peak RSS, per-step counts.
  * Environment: BENCH_CORESET_PARTS (a,b,c; default all), BENCH_CORESET_N (rows for (c), default
  * 2,000,000), BENCH_CORESET_K (k for (c), default 2,000), BENCH_CORESET_THREADS (default: all cores),
  * BENCH_CORESET_DIR (data folder, default .bench/coreset; generated once, ~6 GB for (c)),
@@ -19,7 +19,8 @@ import path from 'node:path';
 import { ROOT, table, timeNode } from './util.js';
 
 const PY = '/usr/bin/python3';
-const SHARED = path.resolve(ROOT, '..', 'shared', 'bench');
+/** The Python peers and the data generator (bench/peers/, copied next to the compiled benchmarks' sources). */
+const PEERS = path.join(ROOT, 'bench', 'peers');
 const DIR = process.env.BENCH_CORESET_DIR ?? path.join(ROOT, '.bench', 'coreset');
 const THREADS = Number(process.env.BENCH_CORESET_THREADS ?? os.cpus().length);
 const PARTS = (process.env.BENCH_CORESET_PARTS ?? 'a,b,c').split(',');
@@ -97,8 +98,8 @@ function laionData(): string {
   const dir = path.join(DIR, `laion-${N_C}`);
   if (!existsSync(path.join(dir, 'img_emb'))) {
     mkdirSync(dir, { recursive: true });
-    const r = spawnSync(PY, [path.join(SHARED, 'gen_laion_like.py'), dir, String(N_C), '768', String(K_C)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gen_laion_like.py failed: ${r.stderr}`);
+    const r = spawnSync(PY, [path.join(PEERS, 'laion_like.py'), dir, String(N_C), '768', String(K_C)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench/peers/laion_like.py failed: ${r.stderr}`);
   }
   return dir;
 }
@@ -113,7 +114,7 @@ async function benchBunny(rows: (string | number)[][]): Promise<void> {
   const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { steps: { out: number }[] };
   const log = JSON.parse(readFileSync(path.join(out, 'run-log.json'), 'utf8')) as { timings_s: Record<string, number> };
   rmSync(out, { recursive: true, force: true });
-  const fr = spawnSync(PY, [path.join(SHARED, 'bunny_faiss.py'), input, String(K_C)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 16 << 20 });
+  const fr = spawnSync(PY, [path.join(PEERS, 'bunny_faiss.py'), input, String(K_C)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 16 << 20 });
   if (fr.status !== 0) throw new Error(`bunny_faiss.py failed: ${fr.stderr.slice(-2000)}`);
   const line = fr.stdout.trim();
   const total = Number(/total=([\d.]+)s/.exec(line)?.[1]);
@@ -121,7 +122,7 @@ async function benchBunny(rows: (string | number)[][]): Promise<void> {
   const counts = /dedup kept (\d+) \([\d.]+%\) -> (\d+) -> (\d+) -> (\d+)/.exec(line)?.slice(1).join(' -> ') ?? '?';
   const phases = /\| (load=.*?) \| total/.exec(line)?.[1] ?? '';
   const t = log.timings_s;
-  rows.push([`(c) Bunny recipe ${N_C / 1e6}M x 768 f16, k=${K_C}`, `bunny_faiss.py ${THREADS} threads`, total, `${N_C} -> ${counts}`, phases, `${rss.toFixed(2)} GB`]);
+  rows.push([`(c) Bunny recipe ${N_C / 1e6}M x 768 f16, k=${K_C}`, `bench/peers/bunny_faiss.py ${THREADS} threads`, total, `${N_C} -> ${counts}`, phases, `${rss.toFixed(2)} GB`]);
   rows.push([
     '',
     `mmcurate coreset ${THREADS} threads`,
