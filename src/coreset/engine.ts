@@ -7,7 +7,7 @@
  */
 import { readNpyHeader } from '../util/npy.js';
 import { UsageError } from '../errors.js';
-import { worldOf, type StepPlan } from '../run/contract.js';
+import { worldOf, type StepPlan, type TaskResult } from '../run/contract.js';
 import { pendingAndRun } from '../run/executor.js';
 import { readResults } from '../run/markers.js';
 import { savePlans } from '../run/plan.js';
@@ -50,9 +50,13 @@ export async function planEngine(source: SourceSpec, cfg: CoresetConfig, outDir:
 
 /** What the engine's markers say: counts, cuts, k-means and dedup figures, seconds per step. */
 export function engineSummary(outDir: string, plans: StepPlan[], spec: CoresetTaskSpec): EngineResult {
-  const world = (step: string) => plans.find((p) => p.step === step)!.world;
-  const train = readResults(outDir, 'train', 1)[0]!;
-  const items = (step: string) => readResults(outDir, step, world(step)).flatMap((r) => ((r.extra as { items?: Record<string, number>[] }).items ?? []));
+  const results = new Map<string, TaskResult[]>();
+  const of = (step: string): TaskResult[] => {
+    if (!results.has(step)) results.set(step, readResults(outDir, step, plans.find((p) => p.step === step)!.world));
+    return results.get(step)!;
+  };
+  const train = of('train')[0]!;
+  const items = (step: string) => of(step).flatMap((r) => ((r.extra as { items?: Record<string, number>[] }).items ?? []));
   const dedup = { clusters: 0, largest: 0, pairs: 0, dropped: 0 };
   for (const e of items('dedup')) {
     dedup.clusters += e.clusters!;
@@ -61,7 +65,7 @@ export function engineSummary(outDir: string, plans: StepPlan[], spec: CoresetTa
     dedup.dropped += e.dropped!;
   }
   const skipped = items('assign').reduce((a, e) => a + (e.skipped ?? 0), 0);
-  const secs = (step: string) => readResults(outDir, step, world(step)).reduce((a, r) => a + (r.seconds ?? 0), 0);
+  const secs = (step: string) => of(step).reduce((a, r) => a + (r.seconds ?? 0), 0);
   const t = train.extra as { kmeans: EngineResult['kmeans']; seconds: Record<string, number> };
   const sel = loadCuts(outDir);
   return {

@@ -98,7 +98,7 @@ async function select(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
 /** The persisted selection, with the sources' rows and the position index as typed arrays. */
 function load(work: string): { saved: Saved; req: MapRequest } {
   const f = files(work);
-  const saved = JSON.parse(readFileSync(f.select, 'utf8')) as Saved;
+  const saved = loadSaved(work);
   const rowsBuf = readFileSync(f.rows);
   const all = new Uint32Array(rowsBuf.buffer, rowsBuf.byteOffset, rowsBuf.byteLength / 4);
   let at = 0;
@@ -136,7 +136,7 @@ async function map(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
 }
 
 async function write(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
-  const saved = JSON.parse(readFileSync(files(spec.work).select, 'utf8')) as Saved;
+  const saved = loadSaved(spec.work);
   const { layout } = saved;
   const sizes = Array.from({ length: layout.buckets }, (_, b) => Math.min(layout.bucketRows, layout.total - b * layout.bucketRows));
   const mine = contiguous(sizes, ctx.world)[ctx.rank]!;
@@ -148,8 +148,12 @@ async function write(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
   return { shards: writer.close(), stats: {} };
 }
 
+function loadSaved(work: string): Saved {
+  return JSON.parse(readFileSync(files(work).select, 'utf8')) as Saved;
+}
+
 async function manifest(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
-  const { saved } = load(spec.work);
+  const saved = loadSaved(spec.work);
   const prompts: Record<string, PromptCounts> = {};
   for (const r of readResults(ctx.outDir, 'map', spec.mapWorld!)) {
     for (const [name, c] of Object.entries((r.extra as { prompts: Record<string, PromptCounts> }).prompts)) {

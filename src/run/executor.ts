@@ -16,8 +16,6 @@ import { markerState, writeMarker, runningPath } from './markers.js';
 import { savePlans, writeStageRecord } from './plan.js';
 import { Progress } from './progress.js';
 
-export type { TaskContext, TaskOutput, TaskResult, TaskFn } from './contract.js';
-export { markerPath } from './markers.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -13,7 +13,7 @@ import { runTaskHere } from './executor.js';
 import { markerState } from './markers.js';
 import { differences, readPlan, readStageRecord, savePlans, writeStageRecord } from './plan.js';
 import { isStage, stageDef } from './stages.js';
-import { writeDurable } from './markers.js';
+import { writeDurable } from '../write/atomic.js';
 
 export interface StepJob {
   stage: string;

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { writeDurable } from './markers.js';
+import { writeDurable } from '../write/atomic.js';
 import { pidAlive } from '../util/pid.js';
 
 export const HEARTBEAT_MS = 15_000;

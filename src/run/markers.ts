@@ -4,10 +4,10 @@
  * parses and the outputs it names are there with their recorded sizes: a torn marker, or one whose shard
  * was lost, is named and its task redone.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tmpName } from '../write/atomic.js';
+import { writeDurable } from '../write/atomic.js';
 import { rejectFiles, type TaskOutput, type TaskResult } from './contract.js';
 
 export function pad(rank: number): string {
@@ -32,29 +32,6 @@ export function runningPath(dir: string, step: string, rank: number): string {
   return path.join(stepDir(dir, step), `${pad(rank)}.running.json`);
 }
 
-/** Writes a small file durably: temp file, fsync, rename, fsync of the folder. */
-export function writeDurable(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = tmpName(file);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  try {
-    const d = openSync(path.dirname(file), 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
-  } catch {
-    // some filesystems do not fsync folders; the rename is still atomic
-  }
-}
 
 function outputs(r: TaskOutput): string[] {
   return [...r.shards.map((s) => s.path), ...rejectFiles(r).map((f) => f.path), ...(r.files ?? [])];
@@ -128,19 +105,4 @@ export function readResults(dir: string, step: string, world: number): TaskResul
     out.push(s.result);
   }
   return out;
-}
-
-/** Ranks of a step that have a failed-for-good record. */
-export function failedRanks(dir: string, step: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(stepDir(dir, step));
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.endsWith('.failed.json')).map((n) => Number(n.slice(0, 5))).sort((a, b) => a - b);
-}
-
-export function hasMarkerDir(dir: string): boolean {
-  return existsSync(path.join(dir, '_tasks'));
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { StepDecl, StepPlan } from './contract.js';
-import { writeDurable } from './markers.js';
+import { writeDurable } from '../write/atomic.js';
 
 export interface StageRecord {
   mmcurate: string;

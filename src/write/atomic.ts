@@ -2,7 +2,7 @@
  * Every output file appears whole or not at all: written under a temporary name in the same folder, then
  * renamed, so a run killed half-way leaves nothing a later stage could mistake for output.
  */
-import { mkdirSync, renameSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync, rmSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pidAlive } from '../util/pid.js';
@@ -49,6 +49,30 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = tmpName(file);
   writeFileSync(tmp, data);
   renameSync(tmp, file);
+}
+
+/** Writes a small file durably (markers, plans, manifests): temp file, fsync, rename, fsync of the folder. */
+export function writeDurable(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = tmpName(file);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  try {
+    const d = openSync(path.dirname(file), 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } catch {
+    // some filesystems do not fsync folders; the rename is still atomic
+  }
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {

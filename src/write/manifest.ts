@@ -7,8 +7,7 @@ import path from 'node:path';
 import type { Kind, Layout } from '../records.js';
 import { VERSION } from '../version.js';
 import { mergeStats, rejectsByReason, totals, type Stats } from './accounting.js';
-import { writeJsonAtomic } from './atomic.js';
-import { writeDurable } from '../run/markers.js';
+import { writeDurable, writeJsonAtomic } from './atomic.js';
 import type { ShardInfo } from './shard-writer.js';
 import { rejectFiles, type TaskResult } from '../run/contract.js';
 

@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FlagSpec } from '../../cli/args.js';
 import { writeJsonAtomic } from '../../write/atomic.js';
-import type { StepJob } from '../jobs.js';
+import { pendingRanks, type StepJob } from '../jobs.js';
 import { failedPath } from '../markers.js';
 
 export const MAX_PARALLEL: FlagSpec = { type: 'number', integer: true, min: 1, help: 'slurm, k8s: at most this many tasks of a step at once (default: no limit)' };
@@ -52,4 +52,16 @@ export function safeName(s: string, max = 63): string {
 /** One argument quoted for a POSIX shell. */
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The jobs that still have ranks to run, with those ranks; a step already done is said once and passed over. */
+export function* pendingJobs(jobs: readonly StepJob[], backend: string, verb: string): Generator<{ job: StepJob; ranks: number[] }> {
+  for (const job of jobs) {
+    const ranks = pendingRanks(job);
+    if (ranks.length === 0) {
+      process.stderr.write(`${backend}: ${job.stage}/${job.step}: all ${job.world} task(s) done, nothing to ${verb}\n`);
+      continue;
+    }
+    yield { job, ranks };
+  }
 }

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Flags, Parsed } from '../../cli/args.js';
 import { UsageError } from '../../errors.js';
-import { ATTEMPTS, DEFAULT_ATTEMPTS, QUEUE, REDIS } from './common.js';
-import { pendingRanks, type StepJob } from '../jobs.js';
+import { ATTEMPTS, DEFAULT_ATTEMPTS, pendingJobs, QUEUE, REDIS } from './common.js';
+import type { StepJob } from '../jobs.js';
 import { DEFAULT_QUEUE, addStep, connect, ping, type PlannedStep } from './queue-flow.js';
 import { compactRanges } from './slurm-plan.js';
 
@@ -25,12 +25,7 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
   const queueName = (opts.flags.queue as string | undefined) ?? DEFAULT_QUEUE;
   const out = path.resolve(opts.out);
   const steps: PlannedStep[] = [];
-  for (const job of jobs) {
-    const ranks = pendingRanks(job);
-    if (ranks.length === 0) {
-      process.stderr.write(`queue: ${job.stage}/${job.step}: all ${job.world} task(s) done, nothing to enqueue\n`);
-      continue;
-    }
+  for (const { job, ranks } of pendingJobs(jobs, 'queue', 'enqueue')) {
     steps.push({ stage: job.stage, step: job.step, dir: job.dir, world: job.world, ranks });
   }
   if (steps.length === 0) {

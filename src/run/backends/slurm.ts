@@ -10,8 +10,8 @@ import path from 'node:path';
 import type { Flags, Parsed } from '../../cli/args.js';
 import { RunError, UsageError } from '../../errors.js';
 import { writeJsonAtomic } from '../../write/atomic.js';
-import { GPUS_PER_TASK, MAX_PARALLEL, logDir, outTag, safeName } from './common.js';
-import { pendingRanks, taskArgv, type StepJob } from '../jobs.js';
+import { GPUS_PER_TASK, MAX_PARALLEL, logDir, outTag, pendingJobs, safeName } from './common.js';
+import { taskArgv, type StepJob } from '../jobs.js';
 import { batchScript, compactRanges, parseMaxArraySize, sbatchArgs, splitArray } from './slurm-plan.js';
 
 export const flags: Flags = {
@@ -63,12 +63,7 @@ export async function submit(jobs: StepJob[], opts: { out: string; flags: Parsed
   const tag = outTag(out);
   const steps: Submitted[] = [];
   let previous: string[] = [];
-  for (const job of jobs) {
-    const ranks = pendingRanks(job);
-    if (ranks.length === 0) {
-      process.stderr.write(`slurm: ${job.stage}/${job.step}: all ${job.world} task(s) done, nothing to submit\n`);
-      continue;
-    }
+  for (const { job, ranks } of pendingJobs(jobs, 'slurm', 'submit')) {
     const logs = logDir(out, job);
     mkdirSync(logs, { recursive: true });
     const script = path.join(out, '_slurm', `${safeName(`${job.stage}-${job.step}`, 200)}.sh`);
