@@ -225,3 +225,35 @@ test('usage errors name the flag and exit 2', async () => {
     assert.match(r.stderr, re);
   }
 });
+
+test('pipelines: an export stage runs after the stage it names (--tasks passed on), and the shipped MM1 WebDataset pipeline checks', async () => {
+  const { ROOT } = await import('./helpers.js');
+  const file = path.join(root, 'pipe.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'export-pipe',
+      stages: [
+        { name: 'books', stage: 'ingest', with: { kind: 'text', input: [`books=${path.join(ROOT, 'demo', 'data', 'books.txt')}`] } },
+        { name: 'wds', stage: 'export', with: { input: '@books', format: 'webdataset', 'samples-per-shard': 8 } },
+      ],
+    }),
+  );
+  const out = path.join(root, 'pipe-out');
+  const r = await runMain(['run', file, '--out', out, '--tasks', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = readManifestOf(path.join(out, 'wds'));
+  const rows = readManifestOf(path.join(out, 'books')).rows;
+  assert.deepEqual([m.read, m.rows, m.rejected, m.kinds], [rows, rows, 0, { text: rows }]);
+  assert.deepEqual(m.tasks, { world: 2 });
+  assert.equal(tars(path.join(out, 'wds')).length, Math.ceil(rows / 8));
+  const first = await readTar(path.join(out, 'wds', '00000.tar'));
+  assert.deepEqual(first.slice(0, 2).map((e) => e.name), ['000000.txt', '000000.json']);
+
+  const { loadPipeline, stageArgv } = await import('../src/pipeline/load.js');
+  const { COMMANDS } = await import('../src/cli/commands.js');
+  const shipped = path.join(ROOT, 'pipelines', 'mm1-pretrain-webdataset.json');
+  const p = loadPipeline(shipped);
+  assert.equal(p.stages.at(-1)!.stage, 'export');
+  for (const [i, s] of p.stages.entries()) (await COMMANDS[s.stage]!.load()).check?.(stageArgv(p, i, shipped, path.join(root, 'never')));
+});
