@@ -218,6 +218,7 @@ test('usage errors name the flag and exit 2', async () => {
     [[captions, '--format', 'webdataset'], /--out is required/],
     [[path.join(root, 'nope'), '--format', 'webdataset', '--out', path.join(root, 'x')], /no such folder/],
     [[captions, '--format', 'webdataset', '--caption-prompt', 'Describe.', '--out', path.join(root, 'x')], /--caption-prompt is for --format llava/],
+    [[wds1, '--format', 'llava', '--out', path.join(root, 'x')], /is itself an export \(webdataset\); export the dataset it was made from/],
   ];
   for (const [args, re] of cases) {
     const r = await runMain(['export', ...args, '--quiet']);

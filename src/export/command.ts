@@ -11,7 +11,6 @@ import { runStageCommand } from '../cli/stage-command.js';
 import { contiguous, worldOf, type StageDef } from '../run/contract.js';
 import { runLocal } from '../run/executor.js';
 import { openDataset } from '../io/dataset.js';
-import { assertOutFolder } from '../write/atomic.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
 import { BRIEF_PROMPTS } from './sample.js';
 import type { ExportFormat, ExportSpec } from './task.js';
@@ -89,8 +88,8 @@ export const stage: StageDef<ExportOptions> = {
   out: (o) => o.out,
   steps: () => [{ name: 'export', global: false }, { name: 'manifest', global: true }],
   async plan(o, ctx) {
-    assertOutFolder(o.out);
     const ds = openDataset(o.input, 'export');
+    if (ds.manifest.stage === 'export') throw new UsageError(`mmcurate export: ${o.input} is itself an export (${String((ds.manifest.export as { format?: string } | undefined)?.format)}); export the dataset it was made from`);
     const shards = ds.manifest.shards.map((s, i) => ({ path: ds.shardPaths[i]!, rel: s.path, rows: s.rows }));
     const total = shards.reduce((a, s) => a + s.rows, 0);
     const spp = o.samplesPerShard ?? DEFAULT_SAMPLES_PER_SHARD;
