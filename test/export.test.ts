@@ -90,6 +90,11 @@ test('webdataset: img2dataset layout, keys and bytes equal to the input rows, re
   assert.deepEqual([m.read, m.rows, m.rejected], [25, 23, 2]);
   assert.deepEqual(m.rejected_by_reason, { no_image_bytes: 2 });
   assert.deepEqual(m.shards.map((s) => s.rows), [5, 4, 5, 4, 5]);
+  const { createHash } = await import('node:crypto');
+  for (const s of m.shards) {
+    const b = readFileSync(path.join(wds1, s.path));
+    assert.deepEqual([b.length, createHash('sha256').update(b).digest('hex')], [s.bytes, s.sha256]);
+  }
   const rej = readRejectsOf(wds1);
   assert.deepEqual(rej.map((x) => [x.file, x.location, x.reason, x.key]), [
     ['data/part-00000-00000.parquet', 'row 6', 'no_image_bytes', '000011'],
