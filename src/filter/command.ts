@@ -31,6 +31,9 @@ const flags: Flags = {
   'min-language-confidence': { type: 'number', min: 0, help: 'with --language: eld\'s score for the language at least X (0-1, default 0)' },
   'max-punsafe': { type: 'number', help: 'LAION\'s NSFW probability metadata.punsafe below X (LAION: 0.5)' },
   'max-pwatermark': { type: 'number', help: 'LAION\'s watermark probability metadata.pwatermark below X (LAION: 0.5)' },
+  'gopher-quality': { type: 'boolean', help: 'text and interleaved: Gopher\'s quality rules, each its own filter (gopher:word_count, gopher:mean_word_length...)' },
+  'gopher-repetition': { type: 'boolean', help: 'text and interleaved: Gopher\'s repetition rules with the thresholds of its Table A1 (gopher:dup_line_frac, gopher:top_2_gram...)' },
+  c4: { type: 'boolean', help: 'text and interleaved: C4\'s rules (c4:lorem_ipsum, c4:curly_bracket, c4:too_few_sentences); text records keep only the lines C4 keeps' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks the input shards are spread over, each a contiguous run of rows (default: one per shard)' },
   workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks on this machine (default: CPU count)' },
@@ -53,6 +56,7 @@ export interface FilterOptions {
   where: string[];
   onMissing: OnMissing;
   builtins: BuiltinSpec;
+  text: NonNullable<FilterSet['text']>;
   shardRows?: number;
   tasks?: number;
   workers?: number;
@@ -68,7 +72,8 @@ async function planFilter(o: FilterOptions, ctx: PlanContext): Promise<StepPlan[
   await checkBuiltins(o.builtins, kind);
   const columns = ds.manifest.columns ?? [];
   const world = worldOf(ds.shardPaths.length, ctx.tasks);
-  const filters: FilterSet = { where: o.where, builtins: o.builtins };
+  if (Object.keys(o.text).length && kind === 'caption') throw new UsageError('mmcurate filter: --gopher-quality, --gopher-repetition and --c4 judge documents (text or interleaved records); captions are far shorter than their 50-word minimum');
+  const filters: FilterSet = { where: o.where, builtins: o.builtins, ...(Object.keys(o.text).length ? { text: o.text } : {}) };
   const spec: FilterTaskSpec = {
     kind,
     shards: ds.shardPaths.map((abs, i) => ({ abs, rel: ds.manifest.shards[i]!.path })),
@@ -156,13 +161,19 @@ export function options(argv: string[]): FilterOptions {
   };
   const input = required(p, 'input', 'filter');
   const out = required(p, 'out', 'filter');
-  if (!where.length && !Object.keys(builtins).length) throw new UsageError('mmcurate filter: no filter given; add --where NAME="EXPR" or a built-in filter (see mmcurate filter --help)');
+  const text = {
+    ...(p.flags['gopher-quality'] === true ? { gopherQuality: true } : {}),
+    ...(p.flags['gopher-repetition'] === true ? { gopherRepetition: true } : {}),
+    ...(p.flags.c4 === true ? { c4: true } : {}),
+  };
+  if (!where.length && !Object.keys(builtins).length && !Object.keys(text).length) throw new UsageError('mmcurate filter: no filter given; add --where NAME="EXPR" or a built-in filter (see mmcurate filter --help)');
   return {
     input,
     out,
     where,
     onMissing,
     builtins,
+    text,
     shardRows: num(p, 'shard-rows'),
     tasks: num(p, 'tasks'),
     workers: num(p, 'workers'),

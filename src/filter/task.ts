@@ -33,7 +33,7 @@ export interface FilterExtra {
 }
 
 export async function runTask(spec: FilterTaskSpec, ctx: TaskContext): Promise<TaskOutput> {
-  const filters = await buildFilters(spec.filters);
+  const filters = await buildFilters(spec.filters, spec.kind);
   return eachItem(spec.assignment[ctx.rank] ?? [], async (item) => {
     const input = spec.shards[item]!;
     const pf = await openParquet(input.abs);
@@ -52,7 +52,8 @@ export async function runTask(spec: FilterTaskSpec, ctx: TaskContext): Promise<T
           const view = new RecordView(spec.kind, row);
           const failed = judge(filters, counts, view, spec.onMissing);
           if (!failed) {
-            writer.write(row);
+            // C4 keeps a text document's good lines only
+            writer.write(view.cleanedText !== undefined ? { ...row, text: view.cleanedText } : row);
             acct.kept(source);
             continue;
           }

@@ -19,6 +19,9 @@ const JSON_COLUMNS = new Set(['metadata', 'general_metadata']);
 export class RecordView {
   private parsed = new Map<string, unknown>();
   private joined?: string;
+  private memos = new Map<string, unknown>();
+  /** A rewritten text (C4 keeps only its good lines): written instead of the record's own for text records. */
+  cleanedText?: string;
 
   constructor(
     readonly kind: Kind,
@@ -52,6 +55,12 @@ export class RecordView {
     if (this.kind === 'interleaved') this.joined = Array.isArray(r.texts) ? r.texts.filter((t): t is string => typeof t === 'string').join('\n\n') : '';
     else this.joined = typeof r.text === 'string' ? r.text : '';
     return this.joined;
+  }
+
+  /** Work several filters share for one record (the words of a text), done once. */
+  memo<T>(key: string, make: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, make());
+    return this.memos.get(key) as T;
   }
 
   /** The caption image's size in pixels, when the row records it (ingest fills it from the decoded image or the WIDTH/HEIGHT columns). */
