@@ -179,7 +179,7 @@ export function gopherRepetition(): Filter[] {
 
 /** C4's constants (Raffel et al. 2020, Sec. 2.2; tensorflow_datasets c4_utils). */
 export const C4 = { minWordsPerLine: 5, minSentences: 3, maxWordLength: 1000 };
-const TERMINAL = /[.!?"']$/;
+const TERMINAL = /[.!?"]$/;
 const CITATION = /\[\d*\]|\[edit\]|\[citation needed\]/gi;
 const POLICY = ['terms of use', 'privacy policy', 'cookie policy', 'uses cookies', 'use of cookies', 'use cookies'];
 
