@@ -14,7 +14,7 @@ export type Lookup = { found: true; value: unknown } | { found: false };
 const MISSING: Lookup = { found: false };
 
 /** Columns whose value is JSON text: their fields are reachable as `metadata.key.sub`. */
-const JSON_COLUMNS = new Set(['metadata', 'general_metadata']);
+const JSON_COLUMNS = new Set(['metadata', 'general_metadata', 'head_scores']);
 
 export class RecordView {
   private parsed = new Map<string, unknown>();
@@ -78,7 +78,12 @@ export class RecordView {
     else if (head === 'image' && this.kind === 'caption') v = this.image();
     else if (head === 'text' && this.kind === 'interleaved') v = this.text();
     else if (head === 'num_images' && this.kind === 'interleaved') v = Array.isArray(this.row.images) ? this.row.images.filter((x) => x != null).length : undefined;
-    else v = Object.hasOwn(this.row, head) ? this.row[head] : undefined;
+    else if (Object.hasOwn(this.row, head)) v = this.row[head];
+    // a score head's output (score --head NAME=...) is a field of its own name
+    else {
+      const heads = this.json('head_scores');
+      v = heads && Object.hasOwn(heads, head) ? heads[head] : undefined;
+    }
     for (let i = 1; i < parts.length; i++) {
       if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array) return MISSING;
       const o = v as Record<string, unknown>;
