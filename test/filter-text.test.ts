@@ -118,3 +118,17 @@ test('the text-quality pipeline file runs on its sample: 2 pages kept, each othe
   assert.deepEqual([m.read, m.rows], [7, 2]);
   assert.deepEqual(m.rejected_by_reason, { 'gopher:word_count': 1, 'gopher:stop_words': 1, 'gopher:bullet_lines': 1, 'c4:lorem_ipsum': 1, 'c4:curly_bracket': 1 });
 });
+
+test('interleaved documents are judged on their text segments joined, and never rewritten', async () => {
+  const file = path.join(dir, 'docs.jsonl');
+  const doc = (texts: string[]) => ({ texts: [...texts, null], images: [...texts.map(() => null), 'https://example.com/a.jpg'] });
+  writeFileSync(file, [doc(GOOD.split('\n')), doc(['The mill and the river are old.'])].map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const input = path.join(dir, 'docs-in');
+  assert.equal(await quietMain(['ingest', '--kind', 'interleaved', '--input', `obelics=${file}`, '--out', input, '--quiet', '--workers', '1']), 0);
+  const out = path.join(dir, 'docs-out');
+  assert.equal(await quietMain(['filter', '--input', input, '--out', out, '--gopher-quality', '--c4', '--quiet', '--workers', '1']), 0);
+  const m = readManifestOf(out);
+  assert.deepEqual(m.rejected_by_reason, { 'gopher:word_count': 1 });
+  const [kept] = await readHyparquet(path.join(out, m.shards[0]!.path));
+  assert.deepEqual(kept!.texts, [...GOOD.split('\n'), null]);
+});
