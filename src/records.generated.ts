@@ -37,6 +37,10 @@ export interface CaptionRecord {
   text_embedding?: Uint8Array | null;
   cluster_id?: number | null;
   centroid_sim?: number | null;
+  /**
+   * A JSON document serialised as a string.
+   */
+  head_scores?: string | null;
 }
 /**
  * HF datasets Image feature: the encoded bytes (null for a remote image) and the original path, tar key or URL.

@@ -8,6 +8,7 @@ const LOADERS: Record<string, () => Promise<StageDef>> = {
   coreset: async () => (await import('../coreset/command.js')).stage as StageDef,
   mix: async () => (await import('../mix/command.js')).stage as StageDef,
   export: async () => (await import('../export/command.js')).stage as StageDef,
+  filter: async () => (await import('../filter/command.js')).stage as StageDef,
 };
 
 export function isStage(command: string): boolean {

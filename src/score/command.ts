@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
+import { bool, formatHelp, list, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
@@ -16,6 +16,15 @@ import { readManifest, type Manifest } from '../write/manifest.js';
 import type { ScoreManifestSpec } from './manifest.js';
 import { scoreColumns } from './rows.js';
 import { closeCachedEngine, type ScoreSpec } from './task.js';
+import { describeHeads, parseHead, type HeadSpec } from './heads.js';
+
+function heads(args: string[]): HeadSpec[] | undefined {
+  if (!args.length) return undefined;
+  const hs = args.map(parseHead);
+  const dup = hs.find((h, i) => hs.findIndex((x) => x.name === h.name) !== i);
+  if (dup) throw new UsageError(`mmcurate score: --head ${dup.name}=... is given twice`);
+  return hs;
+}
 
 const flags: Flags = {
   input: { type: 'string', help: 'a dataset folder written by an earlier stage (ingest)' },
@@ -28,6 +37,7 @@ const flags: Flags = {
   'embed-text': { type: 'boolean', help: 'also embed text documents (text datasets: adds text_embedding)' },
   'min-clip-score': { type: 'number', help: "drop rows whose clip_score is below X (LAION-2B used 0.28 with ViT-B/32)" },
   'keep-top': { type: 'number', help: "keep the top fraction F of rows by clip_score over the whole input (DataComp's baseline: 0.3)" },
+  head: { type: 'list', help: 'NAME=model.onnx: an ONNX head over the image embeddings (LAION NSFW detector, aesthetic predictor) whose score goes to head_scores.NAME, for filter --where "NAME < 0.5"; repeatable (docs/score.md)' },
   'emit-npy': { type: 'boolean', help: 'also write img_emb/, text_emb/ (.npy, float16) and metadata/ parts, row-aligned (clip-retrieval layout)' },
   'max-pixels': { type: 'number', integer: true, min: 1, help: 'refuse images with more pixels than this (default 89478485, as ingest: PIL\'s decompression-bomb threshold)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
@@ -36,7 +46,7 @@ const flags: Flags = {
 };
 
 export const help = formatHelp(
-  'mmcurate score --input DIR [--model MODEL_DIR] [--device auto|cuda|cpu] [--batch N] [--embed-text] [--min-clip-score X | --keep-top F] [--emit-npy] --out DIR',
+  'mmcurate score --input DIR [--model MODEL_DIR] [--device auto|cuda|cpu] [--batch N] [--embed-text] [--min-clip-score X | --keep-top F] [--head NAME=model.onnx]... [--emit-npy] --out DIR',
   `Embeds images and texts with a CLIP-style ONNX model and adds clip_score (cosine of the L2-normalised embeddings),
 image_embedding and text_embedding (float16, dimension in the Parquet metadata) to caption pairs; for interleaved
 documents each image is scored against its neighbouring text segments (image_scores) and the document gets their mean
@@ -57,6 +67,7 @@ export interface ScoreOptions {
   minClipScore?: number;
   keepTop?: number;
   emitNpy?: boolean;
+  heads?: HeadSpec[];
   maxPixels?: number;
   shardRows?: number;
   tasks?: number;
@@ -77,7 +88,8 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
   const modelDir = o.model ? path.resolve(o.model) : undefined;
   if (modelDir && !existsSync(modelDir)) throw new UsageError(`--model ${o.model}: no such folder (see docs/score.md for where to get CLIP weights)`);
 
-  const added = scoreColumns(kind, !!o.embedText);
+  if (o.heads?.length && kind !== 'caption') throw new UsageError(`mmcurate score: --head runs on one image embedding per row, which caption pairs have and ${kind} records do not`);
+  const added = [...scoreColumns(kind, !!o.embedText), ...(o.heads?.length ? ['head_scores'] : [])];
   const columns = [...new Set([...(ds.manifest.columns ?? []), ...added])];
   const shards = ds.shardPaths.map((abs, i) => ({ abs, rel: ds.manifest.shards[i]!.path }));
   const world = worldOf(shards.length, ctx.tasks);
@@ -93,6 +105,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     minClipScore: o.minClipScore,
     staging,
     emitNpy: !!o.emitNpy,
+    ...(o.heads?.length ? { heads: o.heads } : {}),
     model: { dir: modelDir, variant: o.variant, device: o.device ?? 'auto', batch: o.batch ?? 64, workers: o.workers, maxPixels: o.maxPixels },
     shard: { maxShardRows: o.shardRows },
   };
@@ -107,6 +120,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     ...(o.minClipScore !== undefined ? { minClipScore: o.minClipScore } : {}),
     ...(keepTop ? { keepTop: o.keepTop } : {}),
     emitNpy: !!o.emitNpy,
+    ...(o.heads?.length ? { heads: describeHeads(o.heads) } : {}),
   };
   // One model per machine: tasks run one after another in this process and share it (lanes: 1).
   const how = ['model.workers'];
@@ -169,6 +183,7 @@ export function options(argv: string[]): ScoreOptions {
     minClipScore: num(p, 'min-clip-score'),
     keepTop: num(p, 'keep-top'),
     emitNpy: bool(p, 'emit-npy'),
+    heads: heads(list(p, 'head')),
     maxPixels: num(p, 'max-pixels'),
     shardRows: num(p, 'shard-rows'),
     tasks: num(p, 'tasks'),

@@ -18,6 +18,7 @@ export interface ScoreManifestSpec {
   minClipScore?: number;
   keepTop?: number;
   emitNpy: boolean;
+  heads?: { name: string; file: string; sha256: string }[];
 }
 
 export async function runTask(o: ScoreManifestSpec, ctx: TaskContext): Promise<TaskOutput> {
@@ -52,6 +53,7 @@ export async function runTask(o: ScoreManifestSpec, ctx: TaskContext): Promise<T
         provider: first?.provider ?? null,
         variant: o.variant ?? 'fp32',
       },
+      ...(o.heads ? { heads: o.heads } : {}),
       scores: { scored: sum('scored'), unscored: sum('unscored'), truncated_texts: sum('truncated_texts') },
       ...(o.emitNpy ? { npy: { img_emb: o.kind === 'caption' ? 'img_emb/img_emb_{i}.npy' : null, text_emb: 'text_emb/text_emb_{i}.npy', metadata: 'metadata/metadata_{i}.parquet', parts: o.world, dtype: 'float16' } } : {}),
     },

@@ -22,6 +22,7 @@ import { passesMinScore, TopFractionFilter } from './filters.js';
 import { loadModel, type ClipModel } from './model.js';
 import { unpackFloat16 } from '../util/float16.js';
 import { type Row, toOutputRow, toScoreInput } from './rows.js';
+import { Heads, type HeadSpec } from './heads.js';
 
 export interface ModelSpec {
   dir?: string;
@@ -53,6 +54,8 @@ export interface ScoreSpec {
   kv?: Record<string, unknown>;
   /** Offset for reject file names in the filter phase, so both phases' rejects coexist. */
   rejectRankOffset?: number;
+  /** ONNX heads run on each batch's image embeddings (caption pairs): their scores go to head_scores. */
+  heads?: HeadSpec[];
 }
 
 export interface ScoreExtra {
@@ -152,11 +155,20 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
     for await (const batch of readShards(spec, ctx.rank)) yield batch.map((l) => toScoreInput(spec.kind, l.row, l, spec.embedText));
   }
 
+  const heads = spec.heads?.length ? await Heads.load(spec.heads, model.dim, spec.model.device) : undefined;
   for await (const outs of engine.score(inputs())) {
-    for (const out of outs) {
+    const results = outs.map((out) => toOutputRow(spec.kind, out.key.row, out));
+    // the heads run once per batch, on the embeddings of the rows kept
+    if (heads) {
+      const withImage = results.flatMap((r) => (r.kept && r.image ? [r] : []));
+      const scores = await heads.run(withImage.map((r) => r.image!));
+      withImage.forEach((r, i) => (r.row = { ...r.row, head_scores: JSON.stringify(scores[i]) }));
+    }
+    for (let o = 0; o < outs.length; o++) {
+      const out = outs[o]!;
       const { row, rel, index } = out.key;
       const source = String(row.source ?? 'unknown');
-      const r = toOutputRow(spec.kind, row, out);
+      const r = results[o]!;
       if (!r.kept) {
         rejects.write({ source, file: rel, location: `row ${index}`, reason: r.reason, detail: r.detail, id: row.id as string | undefined });
         acct.rejected(source, r.reason);
@@ -183,6 +195,7 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
   const shards = writer.close();
   const rej = rejects.close();
   if (emitter) await emitter.close();
+  if (heads) await heads.close();
   if (spec.staging) {
     writeFileAtomic(scoresFile(ctx.outDir, ctx.rank), new Uint8Array(Float64Array.from(scores).buffer));
   }
