@@ -134,10 +134,7 @@ async function datasetReport(f: Found, root: string, o: ReportOptions, thumbs: T
     });
   }
 
-  const sizes = [...scan.sizes].map(([k, count]) => {
-    const [w, h] = k.split('x').map(Number);
-    return { width: w!, height: h!, count };
-  });
+  const sizes = [...scan.sizes].map(([k, count]) => ({ width: Math.floor(k / 1e7), height: k % 1e7, count }));
   sizes.sort((a, b) => a.width - b.width || a.height - b.height);
   const images = scan.hasImages || sizes.length ? { formats: sortedRecord(scan.formats), sizes, withBytes: scan.withBytes, withoutBytes: scan.withoutBytes } : null;
 

@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
-import { imageCount, unified } from '../mix/unify.js';
+import { unified } from '../mix/unify.js';
+import type { Image } from '../records.js';
 import { sampleTokens, type TokenCounter } from '../mix/tokens.js';
 import { errorMessage, RunError } from '../errors.js';
 import { Lowest, rankOf } from './sample.js';
@@ -30,7 +31,9 @@ export interface ShardScan {
   scores: Map<string, CountMap>;
   lengths: CountMap;
   formats: Record<string, number>;
-  sizes: Map<string, number>;
+  /** (width rounded) × 1e7 + (height rounded) → images. */
+  sizes: Map<number, number>;
+  scoreCounts(column: string): CountMap;
   withBytes: number;
   withoutBytes: number;
   tokens: Record<string, { rows: number; tokens: number }>;
@@ -62,6 +65,11 @@ export async function scanShards(dir: string, shards: string[], o: { samples: nu
     lengths: new CountMap(),
     formats: {},
     sizes: new Map(),
+    scoreCounts(column: string): CountMap {
+      let m = this.scores.get(column);
+      if (!m) this.scores.set(column, (m = new CountMap()));
+      return m;
+    },
     withBytes: 0,
     withoutBytes: 0,
     tokens: {},
@@ -93,11 +101,39 @@ export async function scanShards(dir: string, shards: string[], o: { samples: nu
   return s;
 }
 
+/** The texts and images of a row: caption rows (the bulk of a large set) without building objects. */
+function partsOf(row: Record<string, unknown>, scratch: { texts: (string | null)[]; images: (Image | null)[] }): { texts: (string | null)[]; images: (Image | null)[] } {
+  if (!Array.isArray(row.texts) && 'image' in row) {
+    scratch.texts[0] = null;
+    scratch.texts[1] = typeof row.text === 'string' ? row.text : null;
+    const im = row.image as { bytes?: unknown; path?: unknown } | null;
+    scratch.images[0] = im && typeof im === 'object' ? { bytes: im.bytes instanceof Uint8Array ? im.bytes : null, path: typeof im.path === 'string' ? im.path : null } : null;
+    scratch.images[1] = null;
+    return scratch;
+  }
+  return unified(row);
+}
+
+const SCRATCH = { texts: [null, null] as (string | null)[], images: [null, null] as (Image | null)[] };
+
 function one(s: ShardScan, row: Record<string, unknown>, o: { seed: number; counter: TokenCounter; visual: number }): void {
   s.rows++;
-  const u = unified(row);
-  const nImages = imageCount(u);
-  const kind = u.kind || 'unknown';
+  const u = partsOf(row, SCRATCH);
+  const id = String(row.id ?? '');
+  const kind = typeof row.kind === 'string' && row.kind ? row.kind : 'unknown';
+  let nImages = 0;
+  let bytes: Uint8Array | null = null;
+  for (const im of u.images) {
+    if (!im) continue;
+    if (im.bytes && im.bytes.length) {
+      s.withBytes++;
+      nImages++;
+      bytes ??= im.bytes;
+    } else if (im.path) {
+      s.withoutBytes++;
+      nImages++;
+    }
+  }
   const t = (s.tokens[kind] ??= { rows: 0, tokens: 0 });
   t.rows++;
   t.tokens += sampleTokens(u.texts, nImages, o.counter, o.visual);
@@ -105,35 +141,23 @@ function one(s: ShardScan, row: Record<string, unknown>, o: { seed: number; coun
   for (const x of u.texts) if (typeof x === 'string') chars += x.length;
   s.lengths.add(chars <= 1000 ? chars : round2(chars), kind);
   const score = typeof row.clip_score === 'number' && Number.isFinite(row.clip_score) ? row.clip_score : null;
-  for (const c of ['clip_score', 'centroid_sim']) {
-    const v = row[c];
-    if (typeof v === 'number' && Number.isFinite(v)) {
-      let m = s.scores.get(c);
-      if (!m) s.scores.set(c, (m = new CountMap()));
-      m.add(Math.round(v * 1000) / 1000, 'kept');
-    }
-  }
+  if (score !== null) s.scoreCounts('clip_score').add(Math.round(score * 1000) / 1000, 'kept');
+  if (typeof row.centroid_sim === 'number' && Number.isFinite(row.centroid_sim)) s.scoreCounts('centroid_sim').add(Math.round(row.centroid_sim * 1000) / 1000, 'kept');
   if (typeof row.cluster_id === 'number') s.clusters.set(row.cluster_id, (s.clusters.get(row.cluster_id) ?? 0) + 1);
-  let bytes: Uint8Array | null = null;
-  for (const im of u.images) {
-    if (!im) continue;
-    if (im.bytes && im.bytes.length) {
-      s.withBytes++;
-      bytes ??= im.bytes;
-    } else if (im.path) s.withoutBytes++;
-  }
   if (typeof row.image_format === 'string') s.formats[row.image_format] = (s.formats[row.image_format] ?? 0) + 1;
   if (typeof row.width === 'number' && typeof row.height === 'number') {
-    const key = `${round2(row.width)}x${round2(row.height)}`;
+    // one number per (width, height) pair, both rounded to 2 significant digits
+    const key = round2(row.width) * 1e7 + round2(row.height);
     s.sizes.set(key, (s.sizes.get(key) ?? 0) + 1);
   }
-  // samples: built only when a list wants the row (copies the image bytes out of the batch)
-  const key = u.id;
-  const pick = (): Picked => ({ id: u.id, source: u.source, kind, caption: captionOf(u.texts), clip_score: score, bytes: bytes ? bytes.slice() : null });
-  if (score !== null) {
-    if (s.highest.wants(-score, key)) s.highest.offer(-score, key, pick());
-    if (s.lowest.wants(score, key)) s.lowest.offer(score, key, pick());
-  }
-  const r = rankOf(o.seed, key);
-  if (s.random.wants(r, key)) s.random.offer(r, key, pick());
+  // samples: a row is built only when a list wants it (its image bytes copied out of the batch)
+  const r = rankOf(o.seed, id);
+  const wantsHigh = score !== null && s.highest.wants(-score, id);
+  const wantsLow = score !== null && s.lowest.wants(score, id);
+  const wantsRandom = s.random.wants(r, id);
+  if (!wantsHigh && !wantsLow && !wantsRandom) return;
+  const p: Picked = { id, source: String(row.source ?? ''), kind, caption: captionOf(u.texts), clip_score: score, bytes: bytes ? bytes.slice() : null };
+  if (wantsHigh) s.highest.offer(-score!, id, p);
+  if (wantsLow) s.lowest.offer(score!, id, p);
+  if (wantsRandom) s.random.offer(r, id, p);
 }
