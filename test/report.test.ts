@@ -6,7 +6,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readManifestOf, ROOT, runMain, tmpDir } from './helpers.js';
 import type { ReportModel } from '../src/report/model.js';
@@ -78,6 +78,28 @@ test('report --json: the funnel, rejects and mixture are the manifests\' numbers
   assert.doesNotMatch(html, /url\((['"]?)https?:/);
   assert.doesNotMatch(html, /<script/);
   for (const id of SECTIONS) assert.ok(html.includes(`<section id="${id}"`), id);
+});
+
+test('report as a pipeline stage: reads the stage it names and writes OUT/<name>/report.html, with no second, default report', async () => {
+  const file = path.join(path.dirname(out), 'look.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'look',
+      stages: [
+        { name: 'captions', stage: 'ingest', with: { kind: 'caption', input: [`captions=${path.join(ROOT, 'demo', 'data', 'captions.jsonl')}`] } },
+        { name: 'look', stage: 'report', with: { input: '@captions', samples: 2 } },
+      ],
+    }),
+  );
+  const before = readFileSync(path.join(out, 'report.html'));
+  const r = await runMain(['run', file, '--out', out, '--from', 'look']);
+  assert.equal(r.code, 0, r.stderr);
+  const page = readFileSync(path.join(out, 'look', 'report.html'), 'utf8');
+  assert.match(page, /<h1>mmcurate report: captions<\/h1>/);
+  // samples: 2 reached the stage: two images in the random grid
+  assert.equal(page.split('<h4>Random</h4>')[1]!.split('</ul>')[0]!.match(/<li>/g)!.length, 2);
+  assert.deepEqual(readFileSync(path.join(out, 'report.html')), before, 'the run-wide report is left alone');
 });
 
 const noBrowser = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH); the page was checked without a browser`;

@@ -72,8 +72,13 @@ export async function runPipeline(file: string, outDir: string, from?: string, t
   // the page of the whole run, unless the pipeline has its own report stage
   if (o.report !== false && !p.stages.some((s) => s.stage === 'report')) {
     const { writeReport } = await import('../report/command.js');
-    const w = await writeReport(outDir);
-    process.stdout.write(`report: ${w.file}\n`);
+    try {
+      const w = await writeReport(outDir);
+      process.stdout.write(`report: ${w.file}\n`);
+    } catch (err) {
+      process.stderr.write(`${p.name}: every stage finished, but the report failed: ${(err as Error).message}; run \`mmcurate report ${outDir}\` again, or pass --no-report\n`);
+      return 1;
+    }
   }
   return 0;
 }

@@ -33,7 +33,8 @@ export class Lowest<T> {
     if (!this.wants(rank, key)) return;
     let i = this.items.length;
     while (i > 0 && (this.items[i - 1]!.rank > rank || (this.items[i - 1]!.rank === rank && this.items[i - 1]!.key > key))) i--;
-    if (this.items[i]?.key === key && this.items[i]?.rank === rank) return;
+    // the same row offered twice (a mixture repeats upsampled rows under their id) is kept once
+    if (i > 0 && this.items[i - 1]!.key === key && this.items[i - 1]!.rank === rank) return;
     this.items.splice(i, 0, { rank, key, value });
     if (this.items.length > this.n) this.items.pop();
   }
