@@ -27,6 +27,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   task: { summary: 'run one task of a planned stage (what Slurm, the queue and Kubernetes launch)', load: () => import('../run/task-command.js') },
   status: { summary: 'progress of a run from its markers: done / failed / running per step, rate, ETA', load: () => import('../run/status-command.js') },
   worker: { summary: 'run tasks from a Redis queue (run --executor queue); each task in its own process', load: () => import('../run/backends/worker-command.js') },
+  report: { summary: 'one self-contained HTML page of a dataset or a run: funnel, rejects, mixture, scores, clusters, samples', load: () => import('../report/command.js') },
   demo: { summary: 'run the bundled demo pipeline end to end on sample data', load: () => import('../pipeline/demo.js') },
 });
 

@@ -16,6 +16,7 @@ const flags: Flags = {
   out: { type: 'string', help: 'output folder; each stage writes OUT/<stage name>' },
   from: { type: 'string', help: 'start at this stage (earlier stages must be done)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step of every stage: the same N gives the same shards whatever runs them' },
+  'no-report': { type: 'boolean', help: 'do not write OUT/report.html at the end (see mmcurate report)' },
   executor: { type: 'string', help: `where the tasks run: local (default) | ${EXECUTORS.join(' | ')} (see README, "Running on a cluster")` },
 };
 
@@ -25,7 +26,7 @@ export const help = formatHelp(
   flags,
 );
 
-export async function runPipeline(file: string, outDir: string, from?: string, tasks?: number): Promise<number> {
+export async function runPipeline(file: string, outDir: string, from?: string, tasks?: number, o: { report?: boolean } = {}): Promise<number> {
   const p = loadPipeline(file);
   assertOutFolder(outDir);
   let start = 0;
@@ -68,6 +69,17 @@ export async function runPipeline(file: string, outDir: string, from?: string, t
       return code;
     }
   }
+  // the page of the whole run, unless the pipeline has its own report stage
+  if (o.report !== false && !p.stages.some((s) => s.stage === 'report')) {
+    const { writeReport } = await import('../report/command.js');
+    try {
+      const w = await writeReport(outDir);
+      process.stdout.write(`report: ${w.file}\n`);
+    } catch (err) {
+      process.stderr.write(`${p.name}: every stage finished, but the report failed: ${(err as Error).message}; run \`mmcurate report ${outDir}\` again, or pass --no-report\n`);
+      return 1;
+    }
+  }
   return 0;
 }
 
@@ -106,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
   if (p.positional.length > 1) throw new UsageError(`mmcurate run: unexpected argument "${p.positional[1]}"; run takes one pipeline file`);
   const out = required(p, 'out', 'run');
   const tasks = num(p, 'tasks');
-  if (!be) return runPipeline(file, out, p.flags.from as string | undefined, tasks);
+  if (!be) return runPipeline(file, out, p.flags.from as string | undefined, tasks, { report: !p.flags['no-report'] });
   if (tasks === undefined) throw new UsageError(`mmcurate run --executor ${executor} needs --tasks N: the number of tasks of every parallel step, fixed before any data is read so every step can be submitted at once`);
   if (p.flags.from !== undefined) throw new UsageError(`mmcurate run --executor ${executor}: --from is for local runs; a re-submission skips finished tasks by itself`);
   assertOutFolder(out);
@@ -117,5 +129,6 @@ export async function run(argv: string[]): Promise<number> {
   if (code === 0 && jobs.after?.length) {
     process.stderr.write(`then, once \`mmcurate status ${out} --wait\` exits 0, run the pipeline's checks (${jobs.skipped!.join(', ')}):\n${jobs.after.map((c) => `  ${c}`).join('\n')}\n`);
   }
+  if (code === 0 && !p.flags['no-report']) process.stderr.write(`the run's report, once it is done: mmcurate report ${out}\n`);
   return code;
 }

@@ -9,7 +9,7 @@ import { describeErrors, validator } from '../schemas.js';
 
 export interface StageSpec {
   name: string;
-  stage: 'ingest' | 'score' | 'coreset' | 'mix' | 'audit' | 'export' | 'filter';
+  stage: 'ingest' | 'score' | 'coreset' | 'mix' | 'audit' | 'export' | 'filter' | 'report';
   description?: string;
   with?: Record<string, string | number | boolean | string[]>;
 }
@@ -80,11 +80,13 @@ export function stageArgv(p: Pipeline, index: number, file: string, outDir: stri
     }
     const values = Array.isArray(value) ? value : [String(value)];
     const resolved = values.map((x) => resolveValue(x, flag, baseDir, outDir, known, `${where}/with/${flag}`));
-    if (s.stage === 'audit' && flag === 'input') positional.push(...resolved);
+    if ((s.stage === 'audit' || s.stage === 'report') && flag === 'input') positional.push(...resolved);
     // a single value goes as --flag=value, so "strict": "false" is a boolean false, not a stray argument
     else if (Array.isArray(value)) argv.push(`--${flag}`, ...resolved);
     else argv.push(`--${flag}=${resolved[0]}`);
   }
   if (s.stage === 'audit') return [...positional, ...argv];
+  // a report reads the named stage, or the whole run, and writes OUT/<name>/report.html
+  if (s.stage === 'report') return [...(positional.length ? positional : [outDir]), ...argv, '--out', path.join(outDir, s.name, 'report.html')];
   return [...argv, '--out', path.join(outDir, s.name)];
 }
