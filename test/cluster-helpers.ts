@@ -51,7 +51,7 @@ let made: Promise<{ out: string; writtenAs: string }> | undefined;
 export function reference(): Promise<{ out: string; writtenAs: string }> {
   made ??= (async () => {
     const out = path.join(tmpDir('mmcurate-cluster-ref-'), 'out');
-    const code = await main(['run', DEMO_PIPELINE, '--out', out, '--tasks', String(TASKS)]);
+    const code = await main(['run', DEMO_PIPELINE, '--out', out, '--tasks', String(TASKS), '--no-report']);
     if (code !== 0) throw new Error(`the local reference run of the demo failed (exit ${code})`);
     return { out, writtenAs: out };
   })();

@@ -49,7 +49,7 @@ let reference: Promise<{ out: string; sums: string[] }> | undefined;
 export function localReference(): Promise<{ out: string; sums: string[] }> {
   reference ??= (async () => {
     const out = path.join(tmpDir('mmcurate-ref-'), 'run');
-    const code = await quietMain(['run', DEMO_PIPELINE, '--out', out, '--tasks', '4']);
+    const code = await quietMain(['run', DEMO_PIPELINE, '--out', out, '--tasks', '4', '--no-report']);
     if (code !== 0) throw new Error(`the local reference run exited ${code}`);
     return { out, sums: shardSums(out) };
   })();

@@ -53,7 +53,7 @@ test('two clean runs of the same pipeline give byte-identical shards and manifes
   const copy = path.join(path.dirname(ref.out), 'first');
   renameSync(ref.out, copy);
   try {
-    assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', ref.out, '--tasks', '4']), 0);
+    assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', ref.out, '--tasks', '4', '--no-report']), 0);
     assert.deepEqual(shardSums(ref.out), ref.sums);
     assert.deepEqual(manifests(ref.out), first);
     assert.ok(existsSync(path.join(ref.out, 'coreset', 'run-log.json')) && existsSync(path.join(ref.out, 'scored', 'run-log.json')));
@@ -120,7 +120,7 @@ test('task --wait waits for the stages before its own (a Kubernetes pod may star
 test('--tasks N is the world of every parallel step, and changes neither the rows nor the accounting', async () => {
   const ref = await localReference();
   const one = path.join(tmpDir(), 'one');
-  assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', one, '--tasks', '1']), 0);
+  assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', one, '--tasks', '1', '--no-report']), 0);
   const plan = (o: string, stage: string, step: string) => JSON.parse(readFileSync(path.join(o, stage, '_plan', `${step}.json`), 'utf8')) as { world: number };
   assert.equal(plan(ref.out, 'scored', 'score').world, 4);
   assert.equal(plan(one, 'scored', 'score').world, 1);
@@ -206,7 +206,7 @@ test('the temp sweep removes only files whose writer is dead', () => {
 test('a run killed with SIGKILL mid-stage resumes to the same bytes and the same accounting; its lock and temporaries do not block', async () => {
   const ref = await localReference();
   const out = path.join(tmpDir(), 'run');
-  const child = spawn(process.execPath, [BIN, 'run', DEMO_PIPELINE, '--out', out, '--tasks', '4'], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
+  const child = spawn(process.execPath, [BIN, 'run', DEMO_PIPELINE, '--out', out, '--tasks', '4', '--no-report'], { stdio: 'ignore', env: { ...process.env, CI: 'true' } });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   // kill it once the coreset has started: ingest and score are done, the coreset is part-way
   const deadline = Date.now() + 120_000;
@@ -215,7 +215,7 @@ test('a run killed with SIGKILL mid-stage resumes to the same bytes and the same
   await exited;
   assert.ok(existsSync(path.join(out, 'coreset', '_lock.json')), 'the killed run left its lock');
   assert.ok(!existsSync(path.join(out, 'coreset', 'manifest.json')), 'killed before the coreset finished');
-  assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', out, '--tasks', '4']), 0);
+  assert.equal(await quietMain(['run', DEMO_PIPELINE, '--out', out, '--tasks', '4', '--no-report']), 0);
   assert.deepEqual(shardSums(out), ref.sums);
   for (const st of ['captions', 'scored', 'coreset', 'mixture']) {
     const a = JSON.parse(readFileSync(path.join(out, st, 'manifest.json'), 'utf8'));
