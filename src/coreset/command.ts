@@ -21,6 +21,7 @@ import type { CoresetTaskSpec } from './layout.js';
 import { resolveConfig, type CoresetFlags, type CoresetSection } from './recipe.js';
 import { describeInput, type SourceSpec } from './source.js';
 import type { WriteSettings } from './write.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
 /** The command's flags; the library API's CoresetOptions are generated from this table (src/api/types.ts). */
 export const flags = {
@@ -44,6 +45,7 @@ export const flags = {
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (assign, dedup, write; default: one per input part or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spilled buckets, row results) after a successful run' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
 } as const satisfies Flags;
 
@@ -64,6 +66,7 @@ export interface CoresetOptions {
   recipe?: string;
   flags: CoresetFlags;
   shardRows?: number;
+  compression?: Compression;
   keepWork?: boolean;
   tasks?: number;
   quiet?: boolean;
@@ -76,7 +79,7 @@ async function planCoreset(o: CoresetOptions, ctx: PlanContext): Promise<StepPla
   const source = await describeInput(o.input);
   const settings = await outputSettings(source);
   const { plans, spec } = await planEngine(source, cfg, path.resolve(o.out), ctx.tasks, o.quiet);
-  const write: CoresetTaskSpec = { ...spec, step: 'write', write: { ...settings, maxShardRows: o.shardRows } };
+  const write: CoresetTaskSpec = { ...spec, step: 'write', write: { ...settings, maxShardRows: o.shardRows, ...(o.compression ? { compression: o.compression } : {}) } };
   const manifest: CoresetManifestSpec = {
     command: ctx.command,
     input: path.resolve(o.input),
@@ -203,6 +206,7 @@ export function options(argv: string[]): CoresetOptions {
       bucketMb: num(p, 'bucket-mb'),
     },
     shardRows: num(p, 'shard-rows'),
+    compression: str(p, 'compression') as Compression | undefined,
     keepWork: bool(p, 'keep-work'),
     tasks: num(p, 'tasks'),
     quiet: bool(p, 'quiet'),

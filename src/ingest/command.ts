@@ -17,6 +17,7 @@ import { FIELD_NAMES } from './map.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './local-files.js';
 import type { IngestSpec } from './task.js';
 import type { IngestManifestSpec } from './manifest.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
 /** The command's flags; the library API's IngestOptions are generated from this table (src/api/types.ts). */
 export const flags = {
@@ -41,6 +42,7 @@ export const flags = {
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', above: 0, help: 'MiB per shard at most (default 256)' },
   'row-group-mb': { type: 'number', above: 0, help: 'uncompressed MiB per row group at most (default 32)' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
 } as const satisfies Flags;
 
@@ -202,7 +204,7 @@ export function options(argv: string[]): IngestOptions {
     workers: num(p, 'workers'),
     tasks: num(p, 'tasks'),
     partBytes: mb(partMb),
-    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')) },
+    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')), compression: str(p, 'compression') as Compression | undefined },
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'ingest', ...argv],
   };

@@ -25,6 +25,7 @@ import { parseInput, parseRatios } from './ratios.js';
 import { overrideRecipe, planSources, recipeFromFlags, requireMixKinds, withInputWeights, type Overrides } from './recipe.js';
 import { repeatNotes, selectRows, type Selection, type SourceRows } from './select.js';
 import { tokenCounter } from './tokens.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
 /** The command's flags; the library API's MixOptions are generated from this table (src/api/types.ts). */
 export const flags = {
@@ -40,6 +41,7 @@ export const flags = {
   out: { type: 'string', required: true, help: 'output folder (must not exist, or be empty)' },
   'shard-rows': { type: 'number', help: 'rows per output shard at most (default 1,000,000; shards also close at 256 MB)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks of the map and write steps (default: one per input shard, one writer)' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
 } as const satisfies Flags;
 
@@ -158,7 +160,8 @@ function mixRequest(p: Parsed) {
   if (tokenizerFile && byNow !== 'tokens') throw new UsageError('--tokenizer counts tokens for --by tokens; add --by tokens or drop --tokenizer');
   const counter = byNow === 'tokens' ? tokenCounter(tokenizerFile) : undefined;
   const visualTokens = fileRecipe?.visualTokensPerImage ?? visual ?? 144;
-  return { specs, ratios, fileRecipe, overrides, shardRows, counter, visualTokens };
+  const compression = str(p, 'compression') as Compression | undefined;
+  return { specs, ratios, fileRecipe, overrides, shardRows, counter, visualTokens, compression };
 }
 
 /** What the select step decides: everything the map, write and manifest steps need (tasks.ts persists it). */
@@ -170,6 +173,7 @@ export interface MixSelection {
   seed: Seed;
   columns: string[];
   maxShardRows?: number;
+  compression?: Compression;
   /** The command's report without its last line (the shards, known once written). */
   report: string;
   manifest: { stats: Stats; mix: Record<string, unknown>; columns: string[]; kinds: Partial<Record<Kind, number>>; steps: Step[]; inputs: unknown[] };
@@ -180,7 +184,7 @@ export interface MixSelection {
  * picks the rows and their order. Every check of the request runs here, before anything is written.
  */
 export async function selectMix(argv: string[], out: string): Promise<MixSelection> {
-  const { specs, ratios, fileRecipe, overrides, shardRows, counter, visualTokens } = mixRequest(parse(argv));
+  const { specs, ratios, fileRecipe, overrides, shardRows, counter, visualTokens, compression } = mixRequest(parse(argv));
 
   const { datasets, sources } = await openInputs(specs, counter ? { tokens: { counter, visualTokensPerImage: visualTokens } } : {});
   const recipe: Recipe = fileRecipe ? withInputWeights(fileRecipe, sources) : recipeFromFlags(ratios!, sources, overrides);
@@ -204,6 +208,7 @@ export async function selectMix(argv: string[], out: string): Promise<MixSelecti
         recipe: recipe.raw,
         tokens: counter?.method ?? null,
         shardRows: shardRows ?? null,
+        ...(compression ? { compression } : {}),
       }),
     )
     .digest('hex');
@@ -264,6 +269,7 @@ export async function selectMix(argv: string[], out: string): Promise<MixSelecti
     seed: seedUsed,
     columns: optional,
     ...(shardRows ? { maxShardRows: shardRows } : {}),
+    ...(compression ? { compression } : {}),
     report: reportHead(plan, selections, notes, out),
     manifest: {
       stats,

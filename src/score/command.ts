@@ -16,6 +16,7 @@ import { readManifest, type Manifest } from '../write/manifest.js';
 import type { ScoreManifestSpec } from './manifest.js';
 import { scoreColumns } from './rows.js';
 import { closeCachedEngine, type ScoreSpec } from './task.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
 /** The command's flags; the library API's ScoreOptions are generated from this table (src/api/types.ts). */
 export const flags = {
@@ -33,6 +34,7 @@ export const flags = {
   'max-pixels': { type: 'number', integer: true, min: 1, help: 'refuse images with more pixels than this (default 89478485, as ingest: PIL\'s decompression-bomb threshold)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks the input shards are spread over (default: one per shard)' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
 } as const satisfies Flags;
 
@@ -60,6 +62,7 @@ export interface ScoreOptions {
   emitNpy?: boolean;
   maxPixels?: number;
   shardRows?: number;
+  compression?: Compression;
   tasks?: number;
   quiet?: boolean;
   command?: string[];
@@ -92,7 +95,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     staging,
     emitNpy: !!o.emitNpy,
     model: { dir: modelDir, variant: o.variant, device: o.device ?? 'auto', batch: o.batch ?? 64, workers: o.workers, maxPixels: o.maxPixels },
-    shard: { maxShardRows: o.shardRows },
+    shard: { maxShardRows: o.shardRows, ...(o.compression ? { compression: o.compression } : {}) },
   };
   const manifest: ScoreManifestSpec = {
     kind,
@@ -169,6 +172,7 @@ export function options(argv: string[]): ScoreOptions {
     emitNpy: bool(p, 'emit-npy'),
     maxPixels: num(p, 'max-pixels'),
     shardRows: num(p, 'shard-rows'),
+    compression: str(p, 'compression') as Compression | undefined,
     tasks: num(p, 'tasks'),
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'score', ...argv],
