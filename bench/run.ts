@@ -14,6 +14,8 @@ const BENCHES: Record<string, () => Promise<string>> = {
   coreset: async () => (await import('./coreset.js')).benchCoreset(),
   tasks: async () => (await import('./tasks.js')).benchTasks(),
   report: async () => (await import('./report.js')).benchReport(),
+  compression: async () => (await import('./compression.js')).benchCompression(),
+  embeddings: async () => (await import('./embeddings.js')).benchEmbeddings(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

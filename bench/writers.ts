@@ -15,7 +15,7 @@ interface Row {
   image_format: null; width: number; height: number; metadata: string;
 }
 
-function rows(n: number): Row[] {
+export function rows(n: number): Row[] {
   const out: Row[] = [];
   for (let i = 0; i < n; i++) {
     const url = `https://images.example.com/${i % 9973}/${i}.jpg`;
@@ -61,7 +61,7 @@ async function viaArrowParquetWasm(data: Row[], file: string): Promise<void> {
 }
 
 function viaShardWriter(data: Row[], dir: string): string {
-  const w = new ShardWriter({ outDir: dir, layout: 'caption', rank: 0 });
+  const w = new ShardWriter({ outDir: dir, layout: 'caption', rank: 0, compression: 'gzip' });
   for (const r of data) w.write(r as unknown as Record<string, unknown>);
   return path.join(dir, w.close()[0]!.path);
 }

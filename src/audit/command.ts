@@ -5,17 +5,18 @@
 import { bool, formatHelp, num, parseArgs, str, type Flags, type Parsed } from '../cli/args.js';
 import { UsageError } from '../errors.js';
 import { loadRecipe } from '../recipes/load.js';
-import { auditDataset } from './audit.js';
+import { auditDataset, type AuditOptions } from './audit.js';
 import { formatReport } from './format.js';
-import { DEFAULT_TOLERANCE_PP } from './report.js';
+import { DEFAULT_TOLERANCE_PP, type AuditReport } from './report.js';
 
-const flags: Flags = {
+/** The command's flags; the library API's AuditOptions are generated from this table (src/api/types.ts). */
+export const flags = {
   recipe: { type: 'string', help: "recipe to check against (file or name in pipelines/); default: the one the mixture's manifest records" },
   tolerance: { type: 'number', help: `allowed deviation of a ratio in percentage points (default ${DEFAULT_TOLERANCE_PP}); within one sample always passes` },
   tokenizer: { type: 'string', help: "tokenizer.json for token counts (default: the counting the mixture's manifest records; else the estimate, ceil(characters / 4))" },
   json: { type: 'boolean', help: 'print the report as JSON' },
   'no-sha256': { type: 'boolean', help: 'skip hashing the shards (sizes and row counts are still checked)' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate audit DIR [--recipe R] [--tolerance PP] [--json]',
@@ -34,7 +35,38 @@ function parse(argv: string[]): Parsed {
 
 /** Checks an argv without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
-  parse(argv);
+  options(argv);
+}
+
+/** What an audit command line asks for, checked. */
+export interface AuditRequest {
+  dir: string;
+  options: AuditOptions;
+  json: boolean;
+}
+
+/** The request of a command line; every check runs here, before any shard is read. */
+export function options(argv: string[]): AuditRequest {
+  const p = parse(argv);
+  const tolerance = num(p, 'tolerance');
+  if (tolerance !== undefined && !(tolerance >= 0)) throw new UsageError(`--tolerance ${tolerance}: expected percentage points >= 0`);
+  const recipeRef = str(p, 'recipe');
+  const tokenizer = str(p, 'tokenizer');
+  return {
+    dir: p.positional[0]!,
+    options: {
+      ...(recipeRef ? { recipe: loadRecipe(recipeRef) } : {}),
+      ...(tolerance !== undefined ? { tolerancePP: tolerance } : {}),
+      ...(tokenizer ? { tokenizer } : {}),
+      sha256: !bool(p, 'no-sha256'),
+    },
+    json: bool(p, 'json'),
+  };
+}
+
+/** Audits the dataset; the report says whether it passed (ok). */
+export function audit(r: AuditRequest): Promise<AuditReport> {
+  return auditDataset(r.dir, r.options);
 }
 
 export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
@@ -43,16 +75,8 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
     write(help);
     return 0;
   }
-  const tolerance = num(p, 'tolerance');
-  if (tolerance !== undefined && !(tolerance >= 0)) throw new UsageError(`--tolerance ${tolerance}: expected percentage points >= 0`);
-  const recipeRef = str(p, 'recipe');
-  const tokenizer = str(p, 'tokenizer');
-  const report = await auditDataset(p.positional[0]!, {
-    ...(recipeRef ? { recipe: loadRecipe(recipeRef) } : {}),
-    ...(tolerance !== undefined ? { tolerancePP: tolerance } : {}),
-    ...(tokenizer ? { tokenizer } : {}),
-    sha256: !bool(p, 'no-sha256'),
-  });
-  write(bool(p, 'json') ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  const r = options(argv);
+  const report = await audit(r);
+  write(r.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   return report.ok ? 0 : 1;
 }

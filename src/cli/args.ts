@@ -16,6 +16,13 @@ export interface FlagSpec {
   min?: number;
   /** Numbers: values must be greater than this (sizes in MiB). */
   above?: number;
+  /** Strings: the values allowed (also the value type of the option in the library API). */
+  choices?: readonly string[];
+  /**
+   * The command refuses to run without it: the library API's option type makes it required (the command's
+   * own check gives the message).
+   */
+  required?: boolean;
 }
 export type Flags = Record<string, FlagSpec>;
 
@@ -70,7 +77,10 @@ export function parseArgs(argv: string[], spec: Flags, command: string): Parsed 
       if (s.min !== undefined && n < s.min) throw new UsageError(`mmcurate ${command}: --${name} must be at least ${s.min}, got ${values[0]}`);
       if (s.above !== undefined && !(n > s.above)) throw new UsageError(`mmcurate ${command}: --${name} must be more than ${s.above}, got ${values[0]}`);
       flags[name] = n;
-    } else flags[name] = values[0];
+    } else {
+      if (s.choices && !s.choices.includes(values[0]!)) throw new UsageError(`mmcurate ${command}: unsupported --${name} "${values[0]}". Should be one of: ${s.choices.join(', ')}`);
+      flags[name] = values[0];
+    }
   }
   return { flags, positional, help };
 }

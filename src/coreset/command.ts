@@ -21,10 +21,12 @@ import type { CoresetTaskSpec } from './layout.js';
 import { resolveConfig, type CoresetFlags, type CoresetSection } from './recipe.js';
 import { describeInput, type SourceSpec } from './source.js';
 import type { WriteSettings } from './write.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
-const flags: Flags = {
-  input: { type: 'string', help: 'a `mmcurate score` output, or a clip-retrieval/LAION folder (img_emb/*.npy, text_emb/*.npy, metadata/*.parquet)' },
-  out: { type: 'string', help: 'output folder' },
+/** The command's flags; the library API's CoresetOptions are generated from this table (src/api/types.ts). */
+export const flags = {
+  input: { type: 'string', required: true, help: 'a `mmcurate score` output, or a clip-retrieval/LAION folder (img_emb/*.npy, text_emb/*.npy, metadata/*.parquet)' },
+  out: { type: 'string', required: true, help: 'output folder' },
   recipe: { type: 'string', help: 'recipe with a coreset section: bunny-laion-2m, semdedup, or a file' },
   k: { type: 'number', help: 'k-means clusters (Bunny: 100,000; SemDeDup: 50,000)' },
   niter: { type: 'number', help: 'k-means iterations (default 10)' },
@@ -37,14 +39,15 @@ const flags: Flags = {
   'centroid-band': { type: 'string', help: 'then keep this band of cosine-to-centroid ranks (Bunny: 15-35) | none' },
   target: { type: 'string', help: 'finally a seeded random sample of N rows (Bunny: 2000000) | none' },
   seed: { type: 'number', help: 'seed of the training sample, initial centroids and final sample (default 1)' },
-  device: { type: 'string', help: 'cpu (default) | cuda | auto: where the similarity products run' },
+  device: { type: 'string', choices: DEVICES, help: 'cpu (default) | cuda | auto: where the similarity products run' },
   threads: { type: 'number', integer: true, min: 1, help: 'onnxruntime threads (default: all cores)' },
   'bucket-mb': { type: 'number', above: 0, help: 'embeddings per dedup bucket in memory, MiB (default 256)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (assign, dedup, write; default: one per input part or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spilled buckets, row results) after a successful run' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate coreset --input DIR --recipe bunny-laion-2m|semdedup|FILE [--k N] [--dedup-rule RULE] [--dedup-threshold COS] [--clip-band LO-HI|none] [--centroid-band LO-HI|none] [--target N|none] [--seed S] [--centroids F.npy] --out DIR',
@@ -63,6 +66,7 @@ export interface CoresetOptions {
   recipe?: string;
   flags: CoresetFlags;
   shardRows?: number;
+  compression?: Compression;
   keepWork?: boolean;
   tasks?: number;
   quiet?: boolean;
@@ -71,20 +75,11 @@ export interface CoresetOptions {
 
 /** Plans the coreset's steps: the engine's four, then write and the manifest. */
 async function planCoreset(o: CoresetOptions, ctx: PlanContext): Promise<StepPlan[]> {
-  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate coreset: --out must differ from --input');
-  let section: CoresetSection | undefined;
-  let recipeInfo: Record<string, unknown> | null = null;
-  if (o.recipe) {
-    const r = loadRecipe(o.recipe);
-    if (!r.coreset) throw new UsageError(`--recipe ${o.recipe}: ${r.file} has no "coreset" section; use a coreset recipe (bunny-laion-2m, semdedup)`);
-    section = r.coreset as CoresetSection;
-    recipeInfo = { name: r.name, file: r.file, citation: r.citation };
-  }
+  const { cfg, recipeInfo } = coresetRequest(o);
   const source = await describeInput(o.input);
-  const cfg = resolveConfig(section, o.flags, o.recipe ?? 'flags');
   const settings = await outputSettings(source);
   const { plans, spec } = await planEngine(source, cfg, path.resolve(o.out), ctx.tasks, o.quiet);
-  const write: CoresetTaskSpec = { ...spec, step: 'write', write: { ...settings, maxShardRows: o.shardRows } };
+  const write: CoresetTaskSpec = { ...spec, step: 'write', write: { ...settings, maxShardRows: o.shardRows, ...(o.compression ? { compression: o.compression } : {}) } };
   const manifest: CoresetManifestSpec = {
     command: ctx.command,
     input: path.resolve(o.input),
@@ -161,9 +156,23 @@ export function describeConfig(c: CoresetConfig): Record<string, unknown> {
   };
 }
 
-/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+/** The recipe and the flags resolved into the configuration: every check that needs no input. */
+function coresetRequest(o: CoresetOptions): { cfg: CoresetConfig; recipeInfo: Record<string, unknown> | null } {
+  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate coreset: --out must differ from --input');
+  let section: CoresetSection | undefined;
+  let recipeInfo: Record<string, unknown> | null = null;
+  if (o.recipe) {
+    const r = loadRecipe(o.recipe);
+    if (!r.coreset) throw new UsageError(`--recipe ${o.recipe}: ${r.file} has no "coreset" section; use a coreset recipe (bunny-laion-2m, semdedup)`);
+    section = r.coreset as CoresetSection;
+    recipeInfo = { name: r.name, file: r.file, citation: r.citation };
+  }
+  return { cfg: resolveConfig(section, o.flags, o.recipe ?? 'flags'), recipeInfo };
+}
+
+/** Checks an argv, flags and values, without reading any input (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
-  parse(argv);
+  coresetRequest(options(argv));
 }
 
 function parse(argv: string[]): Parsed {
@@ -197,6 +206,7 @@ export function options(argv: string[]): CoresetOptions {
       bucketMb: num(p, 'bucket-mb'),
     },
     shardRows: num(p, 'shard-rows'),
+    compression: str(p, 'compression') as Compression | undefined,
     keepWork: bool(p, 'keep-work'),
     tasks: num(p, 'tasks'),
     quiet: bool(p, 'quiet'),

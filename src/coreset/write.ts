@@ -19,6 +19,7 @@ import { NpyReader, type NpyArray } from '../util/npy.js';
 import { unpackId, type CoresetTaskSpec } from './layout.js';
 import { fateOf, loadCuts, partResults, type Cuts, type Fate, type PartResults } from './select.js';
 import { laionRowId, partOf, type SourceSpec } from './source.js';
+import type { Compression } from '../write/compression.js';
 
 /** Settings of the output the command passes to the write tasks. */
 export interface WriteSettings {
@@ -26,6 +27,7 @@ export interface WriteSettings {
   columns: string[];
   kv: Record<string, unknown>;
   maxShardRows?: number;
+  compression?: Compression;
 }
 
 const DETAIL: Record<Exclude<Fate, 'kept'>, string> = {
@@ -42,7 +44,7 @@ export async function writeTask(spec: CoresetTaskSpec, ctx: TaskContext): Promis
   const settings = spec.write as WriteSettings;
   const { cuts } = loadCuts(ctx.outDir);
   const res = await partResults(spec, p);
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, stage: 'coreset', columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows });
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: settings.layout, rank: p, stage: 'coreset', columns: settings.columns, kvMetadata: settings.kv, maxShardRows: settings.maxShardRows, compression: settings.compression });
   const rejects = new RejectWriter(ctx.outDir, p, 'coreset');
   const acct = new Accounting();
   const fates: Record<string, number> = {};

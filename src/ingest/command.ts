@@ -17,13 +17,15 @@ import { FIELD_NAMES } from './map.js';
 import { DEFAULT_MAX_IMAGE_BYTES } from './local-files.js';
 import type { IngestSpec } from './task.js';
 import type { IngestManifestSpec } from './manifest.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
-const flags: Flags = {
-  kind: { type: 'string', help: `record kind: ${KINDS.join(' | ')}` },
+/** The command's flags; the library API's IngestOptions are generated from this table (src/api/types.ts). */
+export const flags = {
+  kind: { type: 'string', required: true, choices: KINDS, help: `record kind: ${KINDS.join(' | ')}` },
   input: { type: 'list', help: 'files, folders or globs (name=PATH names the source); repeatable' },
-  format: { type: 'string', help: `force the input format: ${FORMATS.join(', ')}` },
+  format: { type: 'string', choices: FORMATS, help: `force the input format: ${FORMATS.join(', ')}` },
   map: { type: 'list', help: 'FIELD=COLUMN overrides, e.g. caption=alt_text, image=jpg, url=URL, text=content' },
-  out: { type: 'string', help: 'output folder' },
+  out: { type: 'string', required: true, help: 'output folder' },
   strict: { type: 'boolean', help: 'stop at the first bad record or unreadable file (exit 1)' },
   'image-check': { type: 'string', help: 'decode (default): decode every local or embedded image with sharp; header: read its header and check its framing reaches the end marker (images decoded upstream, e.g. by img2dataset)' },
   'max-pixels': { type: 'number', integer: true, min: 1, help: `decompression-bomb limit per image (default ${DEFAULT_MAX_PIXELS})` },
@@ -40,8 +42,9 @@ const flags: Flags = {
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', above: 0, help: 'MiB per shard at most (default 256)' },
   'row-group-mb': { type: 'number', above: 0, help: 'uncompressed MiB per row group at most (default 32)' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate ingest --kind caption|interleaved|text --input PATH... [--format F] [--map FIELD=COLUMN] --out DIR',
@@ -146,9 +149,9 @@ function csvColumns(values: string[]): string[] | undefined {
   return names;
 }
 
-/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+/** Checks an argv, flags and values, without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
-  parseArgs(argv, flags, 'ingest');
+  options(argv);
 }
 
 /** The options of a command line; every check that needs no input file is done here. */
@@ -201,7 +204,7 @@ export function options(argv: string[]): IngestOptions {
     workers: num(p, 'workers'),
     tasks: num(p, 'tasks'),
     partBytes: mb(partMb),
-    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')) },
+    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), maxRowGroupBytes: mb(num(p, 'row-group-mb')), compression: str(p, 'compression') as Compression | undefined },
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'ingest', ...argv],
   };

@@ -7,6 +7,7 @@ import type { Kind } from '../records.js';
 import { Accounting } from '../write/accounting.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter, type Row } from '../write/shard-writer.js';
+import type { Compression } from '../write/compression.js';
 import type { TaskContext, TaskOutput } from '../run/contract.js';
 import pLimit from 'p-limit';
 import { mapOrdered } from '../run/ordered.js';
@@ -35,7 +36,7 @@ export interface IngestSpec {
    * relative paths in Parquet image structs resolve without `root`; set when an input is Parquet.
    */
   imagePaths: { root?: string; allowOutside: boolean; maxBytes: number; cwd?: string };
-  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
+  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number; compression?: Compression };
 }
 
 /** Images read and decoded at once per task: enough to keep libvips busy, few enough to bound memory. */

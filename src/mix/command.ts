@@ -15,7 +15,7 @@ import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
 import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
 import type { Stats } from '../write/accounting.js';
-import type { Manifest, Step } from '../write/manifest.js';
+import { readManifest, type Manifest, type Step } from '../write/manifest.js';
 import { selectColumns } from '../write/parquet-schema.js';
 import { openInputs, type InputDataset, type InputSource } from './inputs.js';
 import { kindStreams, type KindStream } from './order.js';
@@ -25,9 +25,11 @@ import { parseInput, parseRatios } from './ratios.js';
 import { overrideRecipe, planSources, recipeFromFlags, requireMixKinds, withInputWeights, type Overrides } from './recipe.js';
 import { repeatNotes, selectRows, type Selection, type SourceRows } from './select.js';
 import { tokenCounter } from './tokens.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
-const flags: Flags = {
-  input: { type: 'list', help: 'KIND=DIR[:WEIGHT], repeatable: an mmcurate dataset; each source in it is mixed within KIND (weight: its share inside the kind)' },
+/** The command's flags; the library API's MixOptions are generated from this table (src/api/types.ts). */
+export const flags = {
+  input: { type: 'list', required: true, help: 'KIND=DIR[:WEIGHT], repeatable: an mmcurate dataset; each source in it is mixed within KIND (weight: its share inside the kind)' },
   ratio: { type: 'string', help: 'kind ratios, e.g. caption=45,interleaved=45,text=10 (any scale)' },
   recipe: { type: 'string', help: 'a recipe file or the name of one in pipelines/ (mmcurate recipes lists them)' },
   by: { type: 'string', help: 'what the ratios count: samples (default) or tokens' },
@@ -36,11 +38,12 @@ const flags: Flags = {
   total: { type: 'number', help: 'mixture size in samples (or tokens); default: the largest the inputs allow' },
   'on-short': { type: 'string', help: 'a source too small for the ratios: shrink (default), upsample (repeat it, seeded) or error' },
   seed: { type: 'string', help: 'seed of the selection and the order (default: the recipe\'s, else 0)' },
-  out: { type: 'string', help: 'output folder (must not exist, or be empty)' },
+  out: { type: 'string', required: true, help: 'output folder (must not exist, or be empty)' },
   'shard-rows': { type: 'number', help: 'rows per output shard at most (default 1,000,000; shards also close at 256 MB)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks of the map and write steps (default: one per input shard, one writer)' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate mix --input KIND=DIR[:WEIGHT] ... (--ratio caption=45,interleaved=45,text=10 | --recipe R) --out DIR',
@@ -112,35 +115,20 @@ function refuseEmpty(plan: MixPlan, data: readonly SourceRows[], sel: readonly S
 
 /** `write` receives what the command prints (stdout by default; tests capture it). */
 
-/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+/** Checks an argv, flags and values, without reading any input (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
-  parse(argv);
+  options(argv);
 }
 
 function parse(argv: string[]): Parsed {
   return parseFlagsOnly(argv, flags, 'mix', 'inputs go in --input KIND=DIR');
 }
 
-/** What the select step decides: everything the map, write and manifest steps need (tasks.ts persists it). */
-export interface MixSelection {
-  datasets: InputDataset[];
-  sources: InputSource[];
-  streams: KindStream[];
-  prompts: (readonly string[] | undefined)[];
-  seed: Seed;
-  columns: string[];
-  maxShardRows?: number;
-  /** The command's report without its last line (the shards, known once written). */
-  report: string;
-  manifest: { stats: Stats; mix: Record<string, unknown>; columns: string[]; kinds: Partial<Record<Kind, number>>; steps: Step[]; inputs: unknown[] };
-}
-
 /**
- * The mix's select step: reads the inputs (row counts, sources, tokens; never image bytes), plans the counts,
- * picks the rows and their order. Every check of the request runs here, before anything is written.
+ * Every check of a mix request that needs no input: flags, ratios, the recipe, the tokenizer. The command, the
+ * library API and a pipeline's up-front check all run it before anything is read or written.
  */
-export async function selectMix(argv: string[], out: string): Promise<MixSelection> {
-  const p = parse(argv);
+function mixRequest(p: Parsed) {
   const specs = list(p, 'input').map(parseInput);
   if (!specs.length) throw new UsageError('mmcurate mix: give at least one --input KIND=DIR (e.g. --input caption=out/captions)');
   const ratioFlag = str(p, 'ratio');
@@ -172,6 +160,31 @@ export async function selectMix(argv: string[], out: string): Promise<MixSelecti
   if (tokenizerFile && byNow !== 'tokens') throw new UsageError('--tokenizer counts tokens for --by tokens; add --by tokens or drop --tokenizer');
   const counter = byNow === 'tokens' ? tokenCounter(tokenizerFile) : undefined;
   const visualTokens = fileRecipe?.visualTokensPerImage ?? visual ?? 144;
+  const compression = str(p, 'compression') as Compression | undefined;
+  return { specs, ratios, fileRecipe, overrides, shardRows, counter, visualTokens, compression };
+}
+
+/** What the select step decides: everything the map, write and manifest steps need (tasks.ts persists it). */
+export interface MixSelection {
+  datasets: InputDataset[];
+  sources: InputSource[];
+  streams: KindStream[];
+  prompts: (readonly string[] | undefined)[];
+  seed: Seed;
+  columns: string[];
+  maxShardRows?: number;
+  compression?: Compression;
+  /** The command's report without its last line (the shards, known once written). */
+  report: string;
+  manifest: { stats: Stats; mix: Record<string, unknown>; columns: string[]; kinds: Partial<Record<Kind, number>>; steps: Step[]; inputs: unknown[] };
+}
+
+/**
+ * The mix's select step: reads the inputs (row counts, sources, tokens; never image bytes), plans the counts,
+ * picks the rows and their order. Every check of the request runs here, before anything is written.
+ */
+export async function selectMix(argv: string[], out: string): Promise<MixSelection> {
+  const { specs, ratios, fileRecipe, overrides, shardRows, counter, visualTokens, compression } = mixRequest(parse(argv));
 
   const { datasets, sources } = await openInputs(specs, counter ? { tokens: { counter, visualTokensPerImage: visualTokens } } : {});
   const recipe: Recipe = fileRecipe ? withInputWeights(fileRecipe, sources) : recipeFromFlags(ratios!, sources, overrides);
@@ -195,6 +208,7 @@ export async function selectMix(argv: string[], out: string): Promise<MixSelecti
         recipe: recipe.raw,
         tokens: counter?.method ?? null,
         shardRows: shardRows ?? null,
+        ...(compression ? { compression } : {}),
       }),
     )
     .digest('hex');
@@ -255,6 +269,7 @@ export async function selectMix(argv: string[], out: string): Promise<MixSelecti
     seed: seedUsed,
     columns: optional,
     ...(shardRows ? { maxShardRows: shardRows } : {}),
+    ...(compression ? { compression } : {}),
     report: reportHead(plan, selections, notes, out),
     manifest: {
       stats,
@@ -318,14 +333,27 @@ export const stage: StageDef<MixOptions> = {
   },
 };
 
+/** The options of a command line, after every check that needs no input (mixRequest). */
+export function options(argv: string[]): MixOptions {
+  const o = stage.parse(argv);
+  mixRequest(parse(argv));
+  return o;
+}
+
+/** Run the stage; returns the manifest it wrote. */
+export async function mix(o: MixOptions): Promise<Manifest> {
+  await runLocal(stage, o, { quiet: o.quiet, tasks: o.tasks, command: ['mmcurate', 'mix', ...o.argv], argv: o.argv });
+  return readManifest(o.out);
+}
+
 export async function run(argv: string[], write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<number> {
   const p = parse(argv);
   if (p.help) {
     write(help);
     return 0;
   }
-  const o = stage.parse(argv);
-  await runLocal(stage, o, { quiet: o.quiet, tasks: o.tasks, command: ['mmcurate', 'mix', ...argv], argv });
+  const o = options(argv);
+  await mix(o);
   const m = markerState(o.out, 'manifest', 0);
   if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? ''));
   return 0;

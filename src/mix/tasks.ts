@@ -19,6 +19,7 @@ import { reportTail, selectMix, type MixSelection } from './command.js';
 import type { PromptCounts } from './prompts.js';
 import type { Seed } from './random.js';
 import { mapShards, mixLayout, positionIndex, SegmentSpill, writeBuckets, type MapRequest, type MixLayout, type PositionIndex } from './write.js';
+import type { Compression } from '../write/compression.js';
 
 interface Spec {
   step: 'select' | 'map' | 'write' | 'manifest';
@@ -37,6 +38,7 @@ interface Saved {
   seed: Seed;
   columns: string[];
   maxShardRows?: number;
+  compression?: Compression;
   layout: MixLayout;
   keys: number;
   report: string;
@@ -86,6 +88,7 @@ async function select(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
     seed: sel.seed,
     columns: sel.columns,
     ...(sel.maxShardRows ? { maxShardRows: sel.maxShardRows } : {}),
+    ...(sel.compression ? { compression: sel.compression } : {}),
     layout,
     keys: index.start.length - 1,
     report: sel.report,
@@ -140,7 +143,7 @@ async function write(spec: Spec, ctx: TaskContext): Promise<TaskOutput> {
   const { layout } = saved;
   const sizes = Array.from({ length: layout.buckets }, (_, b) => Math.min(layout.bucketRows, layout.total - b * layout.bucketRows));
   const mine = contiguous(sizes, ctx.world)[ctx.rank]!;
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: 'mixture', columns: saved.columns, rank: ctx.rank, stage: 'mix', ...(saved.maxShardRows ? { maxShardRows: saved.maxShardRows } : {}) });
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: 'mixture', columns: saved.columns, rank: ctx.rank, stage: 'mix', ...(saved.maxShardRows ? { maxShardRows: saved.maxShardRows } : {}), ...(saved.compression ? { compression: saved.compression } : {}) });
   if (mine.length) {
     const maps = Array.from({ length: spec.mapWorld! }, (_, r) => files(spec.work).map(r));
     writeBuckets(maps, mine[0]!, mine[mine.length - 1]! + 1, layout, writer, (n) => ctx.report(n, n));

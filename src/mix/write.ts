@@ -5,6 +5,7 @@
  * docs/ARCHITECTURE.md). Each bucket is then loaded alone, put in order, and streamed to the shard writer.
  * Memory: one bucket (about 48 MiB of decoded rows) plus a few bytes per input row and per output row.
  */
+import type { Compression } from '../write/compression.js';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { tmpName, writeFileAtomic } from '../write/atomic.js';
 import path from 'node:path';
@@ -29,6 +30,7 @@ export interface WriteRequest {
   /** Optional columns to write (clip_score when an input has it). */
   columns: readonly string[];
   maxShardRows?: number;
+  compression?: Compression;
   /** Bucket size target in bytes (tests use a small one to exercise many buckets). */
   bucketBytes?: number;
   onProgress?: (rows: number) => void;
@@ -309,7 +311,7 @@ export async function writeMixture(req: WriteRequest): Promise<WriteResult> {
   const mapReq: MapRequest = { datasets: req.datasets.map((d) => ({ dir: d.dir, layout: d.manifest.layout, shards: d.shards, rows: d.rows })), sources: req.sources, prompts: req.prompts, seed: req.seed, index, layout };
   const prompts = await mapShards(mapReq, shards, spill);
   const files = spill.close();
-  const writer = new ShardWriter({ outDir: req.outDir, layout: 'mixture', columns: req.columns, rank: 0, stage: 'mix', ...(req.maxShardRows ? { maxShardRows: req.maxShardRows } : {}) });
+  const writer = new ShardWriter({ outDir: req.outDir, layout: 'mixture', columns: req.columns, rank: 0, stage: 'mix', ...(req.maxShardRows ? { maxShardRows: req.maxShardRows } : {}), ...(req.compression ? { compression: req.compression } : {}) });
   let written = 0;
   writeBuckets([files[0]!], 0, layout.buckets, layout, writer, (n) => req.onProgress?.((written += n)));
   const out = writer.close();

@@ -12,13 +12,14 @@ import { loadPipeline, stageArgv } from './load.js';
 /** Backend modules by --executor name: each exports `flags` and `submit(jobs, opts)`. */
 const EXECUTORS = ['slurm', 'queue', 'k8s'] as const;
 
-const flags: Flags = {
-  out: { type: 'string', help: 'output folder; each stage writes OUT/<stage name>' },
+/** The command's flags (local runs); the library API's RunOptions are generated from this table (src/api/types.ts). */
+export const flags = {
+  out: { type: 'string', required: true, help: 'output folder; each stage writes OUT/<stage name>' },
   from: { type: 'string', help: 'start at this stage (earlier stages must be done)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step of every stage: the same N gives the same shards whatever runs them' },
   'no-report': { type: 'boolean', help: 'do not write OUT/report.html at the end (see mmcurate report)' },
   executor: { type: 'string', help: `where the tasks run: local (default) | ${EXECUTORS.join(' | ')} (see README, "Running on a cluster")` },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate run PIPELINE.json --out DIR [--tasks N] [--executor local|slurm|queue|k8s]',

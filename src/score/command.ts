@@ -25,13 +25,15 @@ function heads(args: string[]): HeadSpec[] | undefined {
   if (dup) throw new UsageError(`mmcurate score: --head ${dup.name}=... is given twice`);
   return hs;
 }
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
-const flags: Flags = {
-  input: { type: 'string', help: 'a dataset folder written by an earlier stage (ingest)' },
-  out: { type: 'string', help: 'output folder' },
+/** The command's flags; the library API's ScoreOptions are generated from this table (src/api/types.ts). */
+export const flags = {
+  input: { type: 'string', required: true, help: 'a dataset folder written by an earlier stage (ingest)' },
+  out: { type: 'string', required: true, help: 'output folder' },
   model: { type: 'string', help: 'model folder (HF / Transformers.js CLIP or SigLIP export, or an OpenCLIP export in Immich\'s layout, see docs/score.md); default: the embedded TEST encoder' },
   'model-variant': { type: 'string', help: 'ONNX file variant: fp32 (default), fp16, quantized, int8, uint8, q4, ...' },
-  device: { type: 'string', help: 'auto (default: CUDA when its provider loads, else CPU) | cuda | cpu' },
+  device: { type: 'string', choices: DEVICES, help: 'auto (default: CUDA when its provider loads, else CPU) | cuda | cpu' },
   batch: { type: 'number', help: 'model batch size (default 64)' },
   workers: { type: 'number', help: 'image decoding threads (default: CPU count - 1)' },
   'embed-text': { type: 'boolean', help: 'also embed text documents (text datasets: adds text_embedding)' },
@@ -42,8 +44,9 @@ const flags: Flags = {
   'max-pixels': { type: 'number', integer: true, min: 1, help: 'refuse images with more pixels than this (default 89478485, as ingest: PIL\'s decompression-bomb threshold)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks the input shards are spread over (default: one per shard)' },
+  compression: COMPRESSION_FLAG,
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate score --input DIR [--model MODEL_DIR] [--device auto|cuda|cpu] [--batch N] [--embed-text] [--min-clip-score X | --keep-top F] [--head NAME=model.onnx]... [--emit-npy] --out DIR',
@@ -70,6 +73,7 @@ export interface ScoreOptions {
   heads?: HeadSpec[];
   maxPixels?: number;
   shardRows?: number;
+  compression?: Compression;
   tasks?: number;
   quiet?: boolean;
   command?: string[];
@@ -77,16 +81,13 @@ export interface ScoreOptions {
 
 /** Checks the options against the input and makes every step's plan. */
 async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]> {
+  checkRequest(o);
   const ds = openDataset(o.input);
   const kind = ds.manifest.layout;
   if (!isKind(kind)) throw new UsageError(`--input ${o.input}: score reads caption, interleaved or text datasets, not ${kind}`);
   if (kind === 'text' && !o.embedText) throw new UsageError(`--input ${o.input} holds text documents: nothing to score; pass --embed-text to add text embeddings`);
-  if (o.minClipScore !== undefined && o.keepTop !== undefined) throw new UsageError('mmcurate score: use --min-clip-score or --keep-top, not both');
-  if (o.keepTop !== undefined && !(o.keepTop > 0 && o.keepTop <= 1)) throw new UsageError(`mmcurate score: --keep-top must be a fraction in (0, 1], got ${o.keepTop}`);
   if (o.emitNpy && kind === 'interleaved') throw new UsageError('mmcurate score: --emit-npy writes one embedding per row, which interleaved documents (several images each) do not have');
-  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate score: --out must differ from --input');
   const modelDir = o.model ? path.resolve(o.model) : undefined;
-  if (modelDir && !existsSync(modelDir)) throw new UsageError(`--model ${o.model}: no such folder (see docs/score.md for where to get CLIP weights)`);
 
   if (o.heads?.length && kind !== 'caption') throw new UsageError(`mmcurate score: --head runs on one image embedding per row, which caption pairs have and ${kind} records do not`);
   const added = [...scoreColumns(kind, !!o.embedText), ...(o.heads?.length ? ['head_scores'] : [])];
@@ -107,7 +108,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     emitNpy: !!o.emitNpy,
     ...(o.heads?.length ? { heads: o.heads } : {}),
     model: { dir: modelDir, variant: o.variant, device: o.device ?? 'auto', batch: o.batch ?? 64, workers: o.workers, maxPixels: o.maxPixels },
-    shard: { maxShardRows: o.shardRows },
+    shard: { maxShardRows: o.shardRows, ...(o.compression ? { compression: o.compression } : {}) },
   };
   const manifest: ScoreManifestSpec = {
     kind,
@@ -153,9 +154,9 @@ export async function score(o: ScoreOptions): Promise<Manifest> {
   return readManifest(o.out);
 }
 
-/** Checks an argv without running (a pipeline checks every stage before the first runs). */
+/** Checks an argv, flags and values, without running (a pipeline checks every stage before the first runs). */
 export function check(argv: string[]): void {
-  parse(argv);
+  options(argv);
 }
 
 function parse(argv: string[]): Parsed {
@@ -171,7 +172,7 @@ export function options(argv: string[]): ScoreOptions {
   if (batch !== undefined && !(Number.isInteger(batch) && batch > 0)) throw new UsageError(`mmcurate score: --batch must be a positive integer, got ${batch}`);
   const workers = num(p, 'workers');
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) throw new UsageError(`mmcurate score: --workers must be a whole number, got ${workers}`);
-  return {
+  return checkRequest({
     input: required(p, 'input', 'score'),
     out: required(p, 'out', 'score'),
     model: str(p, 'model'),
@@ -186,10 +187,20 @@ export function options(argv: string[]): ScoreOptions {
     heads: heads(list(p, 'head')),
     maxPixels: num(p, 'max-pixels'),
     shardRows: num(p, 'shard-rows'),
+    compression: str(p, 'compression') as Compression | undefined,
     tasks: num(p, 'tasks'),
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'score', ...argv],
-  };
+  });
+}
+
+/** Every check of the options that needs no input: the parser and the planner (a direct call) both run it. */
+function checkRequest(o: ScoreOptions): ScoreOptions {
+  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate score: --out must differ from --input');
+  if (o.minClipScore !== undefined && o.keepTop !== undefined) throw new UsageError('mmcurate score: use --min-clip-score or --keep-top, not both');
+  if (o.keepTop !== undefined && !(o.keepTop > 0 && o.keepTop <= 1)) throw new UsageError(`mmcurate score: --keep-top must be a fraction in (0, 1], got ${o.keepTop}`);
+  if (o.model !== undefined && !existsSync(o.model)) throw new UsageError(`--model ${o.model}: no such folder (see docs/score.md for where to get CLIP weights)`);
+  return o;
 }
 
 export function run(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { codec, compressors, type Codec, type Compression } from '../write/codecs.js';
 import { f32ToF16 } from '../util/float16.js';
 import { NpyWriter } from '../util/npy.js';
 import { writeFileAtomic } from '../write/atomic.js';
@@ -66,12 +67,13 @@ export class RetrievalEmitter {
     private readonly part: number,
     private readonly img: NpyStreamWriter | null,
     private readonly txt: NpyStreamWriter | null,
+    private readonly codec: Codec,
   ) {}
 
-  static async create(outDir: string, part: number, dim: number, withImages: boolean, withTexts: boolean): Promise<RetrievalEmitter> {
+  static async create(outDir: string, part: number, dim: number, withImages: boolean, withTexts: boolean, compression?: Compression): Promise<RetrievalEmitter> {
     const img = withImages ? await NpyStreamWriter.create(path.join(outDir, 'img_emb', `img_emb_${part}.npy`), dim) : null;
     const txt = withTexts ? await NpyStreamWriter.create(path.join(outDir, 'text_emb', `text_emb_${part}.npy`), dim) : null;
-    return new RetrievalEmitter(outDir, part, img, txt);
+    return new RetrievalEmitter(outDir, part, img, txt, codec(compression));
   }
 
   async add(meta: EmitRow, image?: Float32Array, text?: Float32Array): Promise<void> {
@@ -93,6 +95,8 @@ export class RetrievalEmitter {
     const m = this.meta;
     const col = <T>(f: (r: EmitRow) => T) => m.map(f);
     const buf = parquetWriteBuffer({
+      codec: this.codec.name,
+      compressors: compressors(this.codec),
       columnData: [
         { name: 'id', data: col((r) => r.id), type: 'STRING', nullable: false },
         { name: 'caption', data: col((r) => r.caption), type: 'STRING' },

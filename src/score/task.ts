@@ -16,6 +16,7 @@ import { Accounting } from '../write/accounting.js';
 import { writeFileAtomic } from '../write/atomic.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter, type ShardInfo } from '../write/shard-writer.js';
+import type { Compression } from '../write/compression.js';
 import { RetrievalEmitter, type EmitRow } from './emit.js';
 import { ScoreEngine, type ScoreInput } from './engine.js';
 import { passesMinScore, TopFractionFilter } from './filters.js';
@@ -47,7 +48,7 @@ export interface ScoreSpec {
   staging?: string;
   emitNpy: boolean;
   model: ModelSpec;
-  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupBytes?: number };
+  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupBytes?: number; compression?: Compression };
   /** Filter phase: the cut and each rank's share of the ties at the threshold. */
   cut?: { threshold: number; ties: number[] };
   /** Filter phase: the `mmcurate` key-value metadata the score phase wrote. */
@@ -143,7 +144,7 @@ async function scorePhase(spec: ScoreSpec, ctx: TaskContext): Promise<TaskOutput
   const writer = new ShardWriter({ outDir: writerDir, layout: spec.kind, rank: ctx.rank, stage: 'score', columns: spec.columns, kvMetadata: kv, ...spec.shard });
   const rejects = new RejectWriter(ctx.outDir, ctx.rank, 'score');
   const acct = new Accounting();
-  const emitter = spec.emitNpy && !spec.staging ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, model.dim, spec.kind === 'caption', true) : null;
+  const emitter = spec.emitNpy && !spec.staging ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, model.dim, spec.kind === 'caption', true, spec.shard.compression) : null;
   const scores: number[] = [];
   const extra: ScoreExtra = {
     embedding_dim: model.dim, model: model.name, test_encoder: model.isTestEncoder, provider: model.provider,
@@ -219,7 +220,7 @@ export async function filterPhase(spec: ScoreSpec, ctx: TaskContext): Promise<Ta
   const rejects = new RejectWriter(ctx.outDir, ctx.rank + (spec.rejectRankOffset ?? 0), 'score');
   const acct = new Accounting();
   const dim = Number(spec.kv?.embedding_dim ?? 0);
-  const emitter = spec.emitNpy ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, dim, spec.kind === 'caption', true) : null;
+  const emitter = spec.emitNpy ? await RetrievalEmitter.create(ctx.outDir, ctx.rank, dim, spec.kind === 'caption', true, spec.shard.compression) : null;
   const emb = (v: unknown) => (v instanceof Uint8Array ? unpackFloat16(v) : undefined);
   let low = 0;
   for await (const batch of readShards(spec, ctx.rank)) {

@@ -11,19 +11,14 @@ import type { Layout } from '../records.js';
 import { huggingfaceMetadata, parquetSchema, selectColumns, type ColumnDef } from './parquet-schema.js';
 import { tmpName } from './atomic.js';
 import { writeError } from './io-error.js';
-import { gzipSync } from 'node:zlib';
 import type { ColumnChunk, SchemaElement, SchemaTree } from 'hyparquet';
 import { getSchemaPath } from 'hyparquet/src/schema.js';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
 import { stringBounds, writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
 import { VERSION } from '../version.js';
+import { codec, compressors, type Codec, type Compression } from './codecs.js';
 
-const gzip = (input: Uint8Array): Uint8Array => {
-  const out = gzipSync(input, { level: 1 });
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-};
-const COMPRESSORS = { GZIP: gzip };
 
 export interface ShardInfo {
   path: string;
@@ -48,6 +43,8 @@ export interface ShardWriterOptions {
   kvMetadata?: Record<string, unknown>;
   /** The stage writing, named in an error message (a full disk, a folder not writable). */
   stage?: string;
+  /** The page codec (default DEFAULT_COMPRESSION, zstd); image bytes are stored as they are whatever it is. */
+  compression?: Compression;
 }
 
 export const SHARD_DEFAULTS = {
@@ -173,7 +170,8 @@ class FileSink extends ByteWriter {
 
 export class ShardWriter {
   readonly columns: ColumnDef[];
-  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata' | 'stage'>> & { kvMetadata?: Record<string, unknown>; stage?: string };
+  private readonly opts: Required<Omit<ShardWriterOptions, 'columns' | 'kvMetadata' | 'stage' | 'compression'>> & { kvMetadata?: Record<string, unknown>; stage?: string };
+  private readonly codec: Codec;
   private readonly shards: ShardInfo[] = [];
   /** The row group being gathered, column by column: a record object dies young instead of waiting for the flush. */
   private buffer: unknown[][];
@@ -187,6 +185,7 @@ export class ShardWriter {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.opts = { ...SHARD_DEFAULTS, ...given } as ShardWriter['opts'];
     this.columns = selectColumns(options.layout, options.columns ?? []);
+    this.codec = codec(options.compression);
     this.buffer = this.columns.map(() => []);
     const data = path.join(options.outDir, 'data');
     try {
@@ -253,10 +252,10 @@ export class ShardWriter {
       // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
       const binary = holdsBinary(c, values);
       const plain = binary || mostlyDistinct(c, values);
-      const codec = binary ? 'UNCOMPRESSED' : 'GZIP';
+      const codec = binary ? 'UNCOMPRESSED' : this.codec.name;
       const leaves = fastLeaves(c, values, plain);
       if (leaves) {
-        for (const leaf of leaves) chunks.push(writeByteArrayChunk(sink, leaf, n, codec, binary ? undefined : gzip));
+        for (const leaf of leaves) chunks.push(writeByteArrayChunk(sink, leaf, n, codec, binary ? undefined : this.codec.compress));
         continue;
       }
       for (const leafPath of leafPaths(this.tree(c.name))) {
@@ -268,7 +267,7 @@ export class ShardWriter {
             element: schemaPath[schemaPath.length - 1]!,
             schemaPath,
             codec,
-            compressors: COMPRESSORS,
+            compressors: compressors(this.codec),
             // min/max statistics on numbers let readers skip row groups (strings: below); raw bytes and lists get none
             stats: c.elements.length === 1 && c.elements[0]!.type !== 'BYTE_ARRAY',
             pageSize: 1 << 20,
@@ -316,9 +315,9 @@ export class ShardWriter {
     const sink = new FileSink(fd, this.fail(final));
     const kv = [{ key: 'huggingface', value: huggingfaceMetadata(this.columns) }];
     if (this.opts.kvMetadata) kv.push({ key: 'mmcurate', value: JSON.stringify(this.opts.kvMetadata) });
-    // GZIP through Node's native zlib at level 1: faster than a JavaScript snappy and half the size (see README)
+    // the codec: zstd by default (codecs.ts says why)
     // string bounds longer than 64 bytes are cut (a max rounded up) and marked inexact, as parquet-mr does
-    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: `mmcurate ${VERSION}`, codec: 'GZIP', compressors: { GZIP: gzip }, statisticsTruncateLength: 64 });
+    const writer = new ParquetWriter({ writer: sink, schema: parquetSchema(this.columns), kvMetadata: kv, createdBy: `mmcurate ${VERSION}`, codec: this.codec.name, compressors: compressors(this.codec), statisticsTruncateLength: 64 });
     this.current = { fd, tmp, final, sink, writer, rows: 0 };
     return this.current;
   }
