@@ -90,6 +90,7 @@ async function remoteFilesOf(spec: string): Promise<{ root: string; files: stora
     return undefined;
   });
   if (size !== undefined) return { root: url.slice(0, url.lastIndexOf('/')), files: [{ loc: url, size }] };
+  if (url.startsWith('http')) throw new UsageError(`--input ${storage.redact(spec)}: no such file (HTTP 404)`);
   root = url.replace(/\/+$/, '');
   const all = (await storage.list(root)).filter((e) => {
     const rel = e.loc.slice(root.length + 1);

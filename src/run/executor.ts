@@ -14,7 +14,7 @@ import type { StageDef, StepPlan, TaskContext, TaskFn, TaskOutput } from './cont
 import { acquireLock } from './lock.js';
 import { markerState, writeMarker, runningPath } from './markers.js';
 import * as storage from '../storage/index.js';
-import { fetchFiles, finish, publish, workDir } from '../storage/outdir.js';
+import { fetchFiles, finish, openWorkDir, publish, workDir } from '../storage/outdir.js';
 import { existsSync as storageExists, putSync, removeSync } from '../storage/sync.js';
 import { savePlans, writeStageRecord } from './plan.js';
 import { Progress } from './progress.js';
@@ -67,7 +67,7 @@ export async function runLocal<O>(def: StageDef<O>, opts: O, o: LocalOptions): P
   const dir = def.out(opts);
   assertOutFolder(dir);
   // a bucket prefix (--out s3://…): tasks write into a local work folder, uploaded as they finish (storage/outdir.ts)
-  const work = workDir(dir);
+  const work = openWorkDir(dir);
   const existed = storage.isRemote(dir) ? storageExists(storage.join(dir, '_plan', 'stage.json')) : existsSync(dir);
   const lock = acquireLock(dir, o.command.join(' '));
   let failedUsage = false;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { writeDurable } from '../write/atomic.js';
 import { isRemote, join } from '../storage/location.js';
 import { readTextSync, removeSync, sizeSync } from '../storage/sync.js';
+import { markersDir } from '../storage/outdir.js';
 import { rejectFiles, type TaskOutput, type TaskResult } from './contract.js';
 
 export function pad(rank: number): string {
@@ -68,6 +69,8 @@ export type MarkerState =
 
 /** The one test of "done" every backend, status and the runner use. */
 export function markerState(dir: string, step: string, rank: number): MarkerState {
+  // a task handed the local work folder of a bucket output reads the bucket's markers
+  dir = markersDir(dir);
   const file = markerPath(dir, step, rank);
   let text: string | undefined;
   try {

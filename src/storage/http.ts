@@ -28,7 +28,15 @@ function hfToken(): string | undefined {
 /** The URL to GET for a location, and the headers it needs. */
 function target(loc: string): { url: string; headers: Record<string, string> } {
   const n = normalize(loc);
-  if (!n.startsWith('hf://')) return { url: n, headers: {} };
+  if (!n.startsWith('hf://')) {
+    // fetch refuses URLs with user:password; they become a Basic authorization header (never logged: redact())
+    const u = new URL(n);
+    if (!u.username && !u.password) return { url: n, headers: {} };
+    const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+    u.username = '';
+    u.password = '';
+    return { url: u.href, headers: { authorization: `Basic ${basic}` } };
+  }
   const p = parse(n);
   const [type, owner, name] = p.root.split('/');
   const repo = `${type === 'models' ? '' : type + '/'}${owner}/${name}`;

@@ -46,6 +46,19 @@ export async function readAll(loc: string): Promise<Uint8Array> {
   return b.read(norm(loc), 0, n);
 }
 
+/** The whole text of a small file in one request, or undefined when there is none (markers, plans). */
+export async function readTextIfExists(loc: string): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of stream(loc)) chunks.push(Buffer.from(c as Uint8Array));
+  } catch (err) {
+    const e = err as { status?: number; code?: string };
+    if (e.status === 404 || e.code === 'ENOENT' || e.code === 'NoSuchKey') return undefined;
+    throw err;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export async function readText(loc: string): Promise<string> {
   return Buffer.from(await readAll(loc)).toString('utf8');
 }

@@ -8,7 +8,7 @@
  * is done.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as storage from './index.js';
@@ -18,6 +18,40 @@ export function workDir(dir: string): string {
   if (!storage.isRemote(dir)) return dir;
   const id = createHash('sha256').update(storage.normalize(dir)).digest('hex').slice(0, 16);
   return path.join(process.env.MMCURATE_WORK_DIR ?? path.join(os.tmpdir(), 'mmcurate-work'), id);
+}
+
+/** Names the bucket prefix a work folder stands for, so a task given the work folder finds the markers. */
+const REMOTE_FILE = '_remote.json';
+
+export function openWorkDir(dir: string): string {
+  const work = workDir(dir);
+  if (storage.isRemote(dir)) {
+    mkdirSync(work, { recursive: true });
+    writeFileSync(path.join(work, REMOTE_FILE), JSON.stringify({ out: storage.normalize(dir) }) + '\n');
+    remotes.set(work, storage.normalize(dir));
+  }
+  return work;
+}
+
+const remotes = new Map<string, string>();
+
+/**
+ * The folder whose markers and plans count for `dir`: the bucket prefix when `dir` is a work folder (a
+ * stage's manifest step reads its steps' markers from ctx.outDir), else `dir` itself.
+ */
+export function markersDir(dir: string): string {
+  if (storage.isRemote(dir)) return dir;
+  let r = remotes.get(dir);
+  if (r === undefined) {
+    try {
+      r = (JSON.parse(readFileSync(path.join(dir, REMOTE_FILE), 'utf8')) as { out: string }).out;
+    } catch {
+      r = dir;
+    }
+    if (remotes.size > 1000) remotes.clear();
+    remotes.set(dir, r);
+  }
+  return r;
 }
 
 interface Outputs {
@@ -46,7 +80,7 @@ function localFiles(work: string): string[] {
   }
   return names
     .map((n) => n.split(path.sep).join('/'))
-    .filter((n) => !n.endsWith('.tmp') && !n.startsWith('_tasks/') && !n.startsWith('_plan/') && n !== '_lock.json')
+    .filter((n) => !n.endsWith('.tmp') && !n.startsWith('_tasks/') && !n.startsWith('_plan/') && n !== '_lock.json' && n !== REMOTE_FILE)
     .filter((n) => statSync(path.join(work, n)).isFile())
     .sort();
 }
@@ -98,6 +132,7 @@ export async function finish(dir: string, intermediates: string[]): Promise<void
   const uploaded = sent.get(dir) ?? new Set<string>();
   await pool(intermediates.filter((f) => f !== 'manifest.json' && uploaded.has(f) && !existsSync(path.join(work, f))), 8, (f) => storage.remove(storage.join(dir, f)));
   rmSync(work, { recursive: true, force: true });
+  remotes.delete(work);
   sent.delete(dir);
 }
 

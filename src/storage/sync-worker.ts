@@ -19,7 +19,7 @@ parentPort!.on('message', async (r: Request) => {
         value = await storage.size(r.loc);
         break;
       case 'readText':
-        value = (await storage.exists(r.loc)) ? await storage.readText(r.loc) : null;
+        value = (await storage.readTextIfExists(r.loc)) ?? null;
         break;
       case 'put':
         await storage.put(r.loc, r.data!);
