@@ -6,6 +6,7 @@
  */
 import { resolve } from '../storage/location.js';
 import { readTextSync } from '../storage/sync.js';
+import { workDir } from '../storage/outdir.js';
 import { runLocal } from '../run/executor.js';
 import { markerState } from '../run/markers.js';
 import { worldOf, type StageDef } from '../run/contract.js';
@@ -329,6 +330,7 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
   const o = stage.parse(argv);
   await runLocal(stage, o, { quiet: o.quiet, tasks: o.tasks, command: ['mmcurate', 'mix', ...argv], argv });
   const m = markerState(o.out, 'manifest', 0);
-  if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? ''));
+  // the report names the folder its task wrote in: the local work folder when --out is a bucket
+  if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? '').split(workDir(o.out)).join(o.out));
   return 0;
 }

@@ -12,10 +12,10 @@ import { RunError, UsageError } from '../errors.js';
 import { assertOutFolder, sweepTemps } from '../write/atomic.js';
 import type { StageDef, StepPlan, TaskContext, TaskFn, TaskOutput } from './contract.js';
 import { acquireLock } from './lock.js';
-import { markerState, writeMarker, runningPath } from './markers.js';
+import { markerPath, markerState, writeMarker, runningPath } from './markers.js';
 import * as storage from '../storage/index.js';
 import { fetchFiles, finish, openWorkDir, publish, workDir } from '../storage/outdir.js';
-import { existsSync as storageExists, putSync, removeSync } from '../storage/sync.js';
+import { existsSync as storageExists, putSync, readTextSync, removeSync } from '../storage/sync.js';
 import { savePlans, writeStageRecord } from './plan.js';
 import { Progress } from './progress.js';
 
@@ -121,8 +121,14 @@ function neededFiles(dir: string, plans: readonly StepPlan[], p: { needs?: strin
   for (const q of plans) {
     if (!(p.needs ?? []).includes(q.step)) continue;
     for (let r = 0; r < q.world; r++) {
-      const s = markerState(dir, q.step, r);
-      if (s.state === 'done' || s.state === 'consumed') out.push(...(s.result.files ?? []));
+      // the marker alone (no size checks: pendingWork has just made them)
+      const text = readTextSync(markerPath(dir, q.step, r));
+      if (text === undefined) continue;
+      try {
+        out.push(...((JSON.parse(text) as TaskOutput).files ?? []));
+      } catch {
+        // torn: its task runs again and writes a new one
+      }
     }
   }
   return out;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { writeDurable } from '../write/atomic.js';
 import { isRemote, join } from '../storage/location.js';
 import { readTextSync, removeSync, sizeSync } from '../storage/sync.js';
-import { markersDir } from '../storage/outdir.js';
+import { markersDir, workDir } from '../storage/outdir.js';
 import { rejectFiles, type TaskOutput, type TaskResult } from './contract.js';
 
 export function pad(rank: number): string {
@@ -48,7 +48,8 @@ function sizeOf(dir: string, f: string): number | undefined {
 export function writeMarker(dir: string, step: string, rank: number, out: TaskOutput, seconds: number): TaskResult {
   const sizes: Record<string, number> = {};
   for (const f of outputs(out)) {
-    const n = sizeOf(dir, f);
+    // a bucket's outputs were just uploaded from the work folder (storage/outdir.ts): their sizes are known there
+    const n = isRemote(dir) ? (sizeSync(path.join(workDir(dir), f)) ?? sizeOf(dir, f)) : sizeOf(dir, f);
     if (n === undefined) throw new Error(`task ${step}/${rank} says it wrote ${f}, which is not in ${dir}`);
     sizes[f] = n;
   }
