@@ -14,8 +14,6 @@ export interface Servers {
   webRoot: string;
   /** Sets faults for the next requests; returns the proxy's log. */
   fault(f: { slowDown?: number; resetGetAfter?: number; clearLog?: boolean }): Promise<string[]>;
-  /** Requests the proxy has seen, by method and kind (list, marker, plan, object). */
-  requests(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -48,16 +46,6 @@ export async function startServers(webRoot = mkdtempSync(path.join(os.tmpdir(), 
         };
         w.on('message', on);
         w.postMessage(f);
-      }),
-    requests: () =>
-      new Promise((resolve) => {
-        const on = (m: { type: string; requests: Record<string, number> }) => {
-          if (m.type !== 'ack') return;
-          w.off('message', on);
-          resolve(m.requests);
-        };
-        w.on('message', on);
-        w.postMessage({});
       }),
     stop: async () => {
       await w.terminate();

@@ -31,12 +31,10 @@ async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
   const chunks: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((c: string | Uint8Array) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
-  const t0 = Date.now();
   try {
     return { code: await main(argv), stderr: chunks.join('') };
   } finally {
     process.stderr.write = write;
-    if (process.env.TIME_CLI) console.log(argv.slice(0, 6).join(' '), Date.now() - t0, 'ms');
   }
 }
 
@@ -150,7 +148,6 @@ test('coreset reads a clip-retrieval embedding layout from s3:// (ranged .npy re
   const l = await cli(args(path.join(IN, 'emb'), path.join(L, 'coreset')));
   assert.equal(l.code, 0, l.stderr);
   const r = await cli(args('s3://bucket/in/emb', 's3://bucket/out/coreset'));
-  if (process.env.TIME_CLI) console.log(await srv.requests());
   assert.equal(r.code, 0, r.stderr);
   const a = await stored(path.join(L, 'coreset'));
   assert.deepEqual(await stored('s3://bucket/out/coreset'), a);

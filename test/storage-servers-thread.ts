@@ -12,20 +12,18 @@ import S3rver from 's3rver';
 const { s3Dir, webRoot } = workerData as { s3Dir: string; webRoot: string };
 
 /** Faults the proxy injects, set by the test: 503 SlowDown to the next N requests, a cut GET body. */
-const faults = { slowDown: 0, resetGetAfter: 0, log: [] as string[], requests: {} as Record<string, number> };
+const faults = { slowDown: 0, resetGetAfter: 0, log: [] as string[] };
 parentPort!.on('message', (m: { slowDown?: number; resetGetAfter?: number; clearLog?: boolean }) => {
   if (m.slowDown !== undefined) faults.slowDown = m.slowDown;
   if (m.resetGetAfter !== undefined) faults.resetGetAfter = m.resetGetAfter;
   if (m.clearLog) faults.log = [];
-  parentPort!.postMessage({ type: 'ack', log: faults.log, requests: faults.requests });
+  parentPort!.postMessage({ type: 'ack', log: faults.log });
 });
 
 const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Dir, configureBuckets: [{ name: 'bucket', configs: [] }] });
 const info = (await s3.run()) as { port: number };
 
 const proxy = http.createServer((req, res) => {
-  const kind = `${req.method} ${/[?&]list-type=/.test(req.url ?? '') ? 'list' : /\/_tasks\//.test(req.url ?? '') ? 'marker' : /\/_plan\//.test(req.url ?? '') ? 'plan' : 'object'}`;
-  faults.requests[kind] = (faults.requests[kind] ?? 0) + 1;
   if (faults.slowDown > 0) {
     faults.slowDown--;
     faults.log.push(`503 ${req.method} ${req.url}`);
