@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   report: async () => (await import('./report.js')).benchReport(),
   compression: async () => (await import('./compression.js')).benchCompression(),
   embeddings: async () => (await import('./embeddings.js')).benchEmbeddings(),
+  storage: async () => (await import('./storage.js')).benchStorage(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -3,7 +3,8 @@
  * pass: rows and tokens per kind and per source, duplicate ids and duplicate content (sha256 of the texts
  * and image bytes), and score distributions. Memory per row is two 8-byte hashes and the scores.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { isRemote, join } from '../storage/location.js';
+import { listSync, readTextSync } from '../storage/sync.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
@@ -122,9 +123,11 @@ function idKey(id: string): bigint {
 export function countRejects(dir: string): Record<string, number> {
   const out: Record<string, number> = {};
   const rd = path.join(dir, 'rejects');
-  if (!existsSync(rd)) return out;
-  for (const f of (readdirSync(rd) as string[]).filter((x) => x.endsWith('.jsonl')).sort()) {
-    for (const line of readFileSync(path.join(rd, f), 'utf8').split('\n')) {
+  // through storage: the dataset may be a bucket prefix; files directly in rejects/, as before
+  const base = isRemote(rd) ? join(rd) : rd;
+  const names = listSync(rd).map((e) => e.loc.slice(base.length + 1)).filter((x) => x.endsWith('.jsonl') && !x.includes('/') && !x.includes(path.sep));
+  for (const f of names.sort()) {
+    for (const line of (readTextSync(path.join(rd, f)) ?? '').split('\n')) {
       if (!line.trim()) continue;
       let reason = 'unparseable_reject_line';
       try {

@@ -4,7 +4,9 @@
  * files must hold the listed number of lines. The audit reports every disagreement; `mix` refuses an input
  * that has any.
  */
-import { createReadStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync as fsExists, statSync as fsStat } from 'node:fs';
+import * as storage from '../storage/index.js';
+import { existsSync, listSync, readTextSync, sizeSync } from '../storage/sync.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
@@ -31,14 +33,16 @@ export interface Verification {
 
 /** Reads DIR/manifest.json; a folder without one is not an mmcurate output (exit 2). */
 export function readManifest(dir: string, flag = '--input'): Manifest {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder`);
+  // a bucket prefix (s3://…) is a folder when it holds a manifest
+  if (!storage.isRemote(dir) && (!fsExists(dir) || !fsStat(dir).isDirectory())) throw new UsageError(`${flag} ${dir}: no such folder`);
   const file = path.join(dir, 'manifest.json');
-  if (!existsSync(file)) {
+  const text = readTextSync(file);
+  if (text === undefined) {
     throw new UsageError(`${flag} ${dir}: not an mmcurate output (no manifest.json); point at the --out folder of a finished mmcurate stage`);
   }
   let m: Manifest;
   try {
-    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+    m = JSON.parse(text) as Manifest;
   } catch (err) {
     throw new UsageError(`${file}: not valid JSON (${errorMessage(err)})`);
   }
@@ -48,21 +52,22 @@ export function readManifest(dir: string, flag = '--input'): Manifest {
 
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  for await (const chunk of storage.stream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
 function listParquet(dir: string): string[] {
   const data = path.join(dir, 'data');
-  if (!existsSync(data)) return [];
-  return (readdirSync(data, { recursive: true }) as string[])
+  const base = storage.isRemote(dir) ? storage.join(data) : data;
+  return listSync(data)
+    .map((e) => e.loc.slice(base.length + 1))
     .filter((f) => f.endsWith('.parquet'))
     .map((f) => path.posix.join('data', f.split(path.sep).join('/')))
     .sort();
 }
 
 function countLines(file: string): number {
-  const text = readFileSync(file, 'utf8');
+  const text = readTextSync(file) ?? '';
   let n = 0;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) n++;
   if (text.length > 0 && !text.endsWith('\n')) n++;
@@ -87,12 +92,13 @@ export async function verifyDataset(dir: string, opts: { flag?: string; sha256?:
       continue;
     }
     const file = path.join(dir, s.path);
-    if (!existsSync(file)) {
+    const bytes = sizeSync(file);
+    if (bytes === undefined) {
       problems.push(`${s.path}: listed in the manifest but missing`);
       shards.push({ path: s.path, listed: true, present: false });
       continue;
     }
-    const check: ShardCheck = { path: s.path, listed: true, present: true, bytes: statSync(file).size };
+    const check: ShardCheck = { path: s.path, listed: true, present: true, bytes };
     shards.push(check);
     if (check.bytes !== s.bytes) problems.push(`${s.path}: ${check.bytes} bytes, the manifest says ${s.bytes}`);
     if (opts.sha256 !== false) {
@@ -109,7 +115,7 @@ export async function verifyDataset(dir: string, opts: { flag?: string; sha256?:
   for (const p of listParquet(dir)) {
     if (listed.has(p)) continue;
     problems.push(`${p}: a shard in data/ that the manifest does not list`);
-    shards.push({ path: p, listed: false, present: true, bytes: statSync(path.join(dir, p)).size });
+    shards.push({ path: p, listed: false, present: true, bytes: sizeSync(path.join(dir, p)) });
   }
   const claimed = manifest.shards.reduce((a, s) => a + s.rows, 0);
   if (typeof manifest.rows === 'number' && manifest.rows !== claimed) problems.push(`manifest.json: rows is ${manifest.rows} but its shards add up to ${claimed}`);

@@ -33,8 +33,23 @@ function peakRss(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/**
+ * `--s3-endpoint URL` (any command): the S3-compatible endpoint for s3:// locations, as AWS_ENDPOINT_URL
+ * (which the storage layer reads, here and in every worker thread). Removed before the command parses.
+ */
+function takeS3Endpoint(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--s3-endpoint' && i + 1 < argv.length) process.env.AWS_ENDPOINT_URL = argv[++i]!;
+    else if (a.startsWith('--s3-endpoint=')) process.env.AWS_ENDPOINT_URL = a.slice('--s3-endpoint='.length);
+    else out.push(a);
+  }
+  return out;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = takeS3Endpoint(argv);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name ? 0 : 2;

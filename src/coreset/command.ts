@@ -3,6 +3,7 @@
  * on CLIP image embeddings, in-cluster deduplication, a clip_score band, a centroid band, a seeded
  * sample) or deduplicate it the SemDeDup way. Recipes give the published values; flags override.
  */
+import { resolve } from '../storage/location.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
@@ -78,11 +79,11 @@ async function planCoreset(o: CoresetOptions, ctx: PlanContext): Promise<StepPla
   const { cfg, recipeInfo } = coresetRequest(o);
   const source = await describeInput(o.input);
   const settings = await outputSettings(source);
-  const { plans, spec } = await planEngine(source, cfg, path.resolve(o.out), ctx.tasks, o.quiet);
+  const { plans, spec } = await planEngine(source, cfg, path.resolve(ctx.dir), ctx.tasks, o.quiet);
   const write: CoresetTaskSpec = { ...spec, step: 'write', write: { ...settings, maxShardRows: o.shardRows, ...(o.compression ? { compression: o.compression } : {}) } };
   const manifest: CoresetManifestSpec = {
     command: ctx.command,
-    input: path.resolve(o.input),
+    input: resolve(o.input),
     recipe: recipeInfo,
     coreset: describeConfig(cfg),
     keepWork: !!o.keepWork,
@@ -158,7 +159,7 @@ export function describeConfig(c: CoresetConfig): Record<string, unknown> {
 
 /** The recipe and the flags resolved into the configuration: every check that needs no input. */
 function coresetRequest(o: CoresetOptions): { cfg: CoresetConfig; recipeInfo: Record<string, unknown> | null } {
-  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate coreset: --out must differ from --input');
+  if (resolve(o.out) === resolve(o.input)) throw new UsageError('mmcurate coreset: --out must differ from --input');
   let section: CoresetSection | undefined;
   let recipeInfo: Record<string, unknown> | null = null;
   if (o.recipe) {

@@ -7,6 +7,8 @@
  *   clip_score is the cosine of the image and text embeddings, as Bunny computed it;
  * - an mmcurate dataset written by `mmcurate score` (columns id, image_embedding, clip_score).
  */
+import { isRemote, join, resolve } from '../storage/location.js';
+import { existsSync as storageExists, listSync } from '../storage/sync.js';
 import { readdirSync, existsSync } from 'node:fs';
 import crypto from 'node:crypto';
 import path from 'node:path';
@@ -57,8 +59,13 @@ export interface Chunk {
 
 function numbered(dir: string, prefix: string, ext: string): Map<number, string> {
   const m = new Map<number, string>();
-  if (!existsSync(dir)) return m;
-  for (const f of readdirSync(dir)) {
+  // a bucket prefix is listed through storage (one listing; files directly under it)
+  const names = isRemote(dir)
+    ? listSync(dir).map((e) => e.loc.slice(join(dir).length + 1)).filter((n) => !n.includes('/'))
+    : existsSync(dir)
+      ? readdirSync(dir)
+      : [];
+  for (const f of names) {
     if (!f.endsWith(ext)) continue;
     const num = /(\d+)$/.exec(f.slice(0, -ext.length))?.[1];
     if (!f.startsWith(prefix) || num === undefined) continue;
@@ -69,8 +76,8 @@ function numbered(dir: string, prefix: string, ext: string): Map<number, string>
 
 /** Recognise and validate the input folder (either layout). */
 export async function describeInput(dir: string): Promise<SourceSpec> {
-  if (existsSync(path.join(dir, 'manifest.json'))) return describeDataset(dir);
-  if (existsSync(path.join(dir, 'img_emb'))) return describeLaion(dir);
+  if (storageExists(path.join(dir, 'manifest.json'))) return describeDataset(dir);
+  if (isRemote(dir) ? listSync(path.join(dir, 'img_emb')).length > 0 : existsSync(path.join(dir, 'img_emb'))) return describeLaion(dir);
   throw new UsageError(`--input ${dir}: neither an mmcurate dataset (manifest.json) nor the clip-retrieval layout (img_emb/*.npy); run \`mmcurate score\` first or point at an embeddings folder`);
 }
 
@@ -110,7 +117,7 @@ export async function describeLaion(dir: string): Promise<SourceSpec> {
     base += h.rows;
   }
   for (const i of txt.keys()) if (!img.has(i)) throw new UsageError(`${txt.get(i)} has no matching img_emb/img_emb_${i}.npy`);
-  return { layout: 'laion', dir, source: path.basename(path.resolve(dir)), dim, dtype: dtype!, scores: txt.size > 0, parts, total: base };
+  return { layout: 'laion', dir, source: path.basename(resolve(dir)), dim, dtype: dtype!, scores: txt.size > 0, parts, total: base };
 }
 
 export async function describeDataset(dir: string): Promise<SourceSpec> {
@@ -137,7 +144,7 @@ export async function describeDataset(dir: string): Promise<SourceSpec> {
     parts.push({ name: path.relative(dir, p), rows: pf.rows, base, shard: p });
     base += pf.rows;
   }
-  return { layout: 'dataset', dir, source: path.basename(path.resolve(dir)), dim: Math.max(dim, 0), dtype: 'float16', scores, parts, total: base };
+  return { layout: 'dataset', dir, source: path.basename(resolve(dir)), dim: Math.max(dim, 0), dtype: 'float16', scores, parts, total: base };
 }
 
 /** Stream one part in chunks of at most `chunkRows` rows. */

@@ -4,6 +4,7 @@
  * unsafe and watermark probabilities). Every other row is a reject naming the filter; the manifest counts
  * each filter. The rows kept are written unchanged, in input order.
  */
+import { resolve } from '../storage/location.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { formatHelp, list, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
@@ -68,7 +69,7 @@ async function planFilter(o: FilterOptions, ctx: PlanContext): Promise<StepPlan[
   const ds = openDataset(o.input);
   const kind = ds.manifest.layout;
   if (!isKind(kind)) throw new UsageError(`--input ${o.input}: filter reads caption, interleaved or text datasets, not ${kind}`);
-  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate filter: --out must differ from --input');
+  if (resolve(o.out) === resolve(o.input)) throw new UsageError('mmcurate filter: --out must differ from --input');
   await checkBuiltins(o.builtins, kind);
   const columns = ds.manifest.columns ?? [];
   const world = worldOf(ds.shardPaths.length, ctx.tasks);

@@ -1,4 +1,5 @@
 /** `mmcurate ingest`: raw captions, interleaved documents or text corpora → sharded Parquet + manifest. */
+import { redact } from '../storage/location.js';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -126,7 +127,7 @@ export const stage: StageDef<IngestOptions> = {
       kind: o.kind,
       command: ctx.command,
       world,
-      inputs: files.map((u) => ({ source: u.source, path: u.absPath, format: u.format, bytes: u.bytes, parts: units.filter((p) => p.absPath === u.absPath).length })),
+      inputs: files.map((u) => ({ source: u.source, path: redact(u.absPath), format: u.format, bytes: u.bytes, parts: units.filter((p) => p.absPath === u.absPath).length })),
     };
     return [
       { step: 'ingest', world, module: 'ingest/task.js', spec, total: units.reduce((a, u) => a + u.bytes, 0), unit: 'bytes' },

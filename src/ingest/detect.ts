@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import type { Kind } from '../records.js';
 import { COMPRESSED } from './readers/decompress.js';
 import { IMAGE_FILE, listFiles } from './readers/imagefolder.js';
+import * as storage from '../storage/index.js';
 
 export const FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'webdataset', 'imagefolder', 'txt', 'arrow'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -46,22 +47,59 @@ export function sourceName(p: string): string {
   return base.replace(COMPRESSED, '').replace(/\.(jsonl|ndjson|json|csv|tsv|parquet|tar|txt|text|arrow)$/i, '') || 'input';
 }
 
-async function sniff(file: string): Promise<Format | undefined> {
+async function sniff(file: string, size?: number): Promise<Format | undefined> {
   if (COMPRESSED.test(file)) return undefined;
+  if (storage.isRemote(file)) return sniffed(Buffer.from(await storage.read(file, 0, Math.min(512, size ?? 512))));
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    if (bytesRead >= 4 && buf.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
-    if (bytesRead >= 262 && buf.subarray(257, 262).toString('latin1') === 'ustar') return 'webdataset';
-    return undefined;
+    return sniffed(buf.subarray(0, bytesRead));
   } finally {
     await fh.close();
   }
 }
 
+function sniffed(buf: Buffer): Format | undefined {
+  if (buf.length >= 4 && buf.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
+  if (buf.length >= 262 && buf.subarray(257, 262).toString('latin1') === 'ustar') return 'webdataset';
+  return undefined;
+}
+
 function glob(pattern: string): RegExp {
   return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
+}
+
+/**
+ * A URL input (s3://, gs://, hf://, https://): a glob is one listing of its prefix, a folder is every data
+ * file under it (as for a local folder), a file is itself. Sizes come from the listing.
+ */
+async function remoteFilesOf(spec: string): Promise<{ root: string; files: storage.Entry[] }> {
+  const url = storage.normalize(spec);
+  let entries: storage.Entry[];
+  let root: string;
+  if (url.includes('*')) {
+    root = url.slice(0, url.lastIndexOf('/', url.indexOf('*')));
+    entries = await storage.glob(url);
+    if (!entries.length) throw new UsageError(`--input ${storage.redact(spec)}: no file matches`);
+    return { root, files: entries };
+  }
+  const size = await storage.size(url).catch((err: unknown) => {
+    // an https server cannot list; anything else that fails to stat may still be a folder (a prefix)
+    if (url.startsWith('http')) throw new UsageError(`--input ${storage.redact(spec)}: ${(err as Error).message}`);
+    return undefined;
+  });
+  if (size !== undefined) return { root: url.slice(0, url.lastIndexOf('/')), files: [{ loc: url, size }] };
+  if (url.startsWith('http')) throw new UsageError(`--input ${storage.redact(spec)}: no such file (HTTP 404)`);
+  root = url.replace(/\/+$/, '');
+  const all = (await storage.list(root)).filter((e) => {
+    const rel = e.loc.slice(root.length + 1);
+    return !path.posix.basename(rel).startsWith('_') && !rel.endsWith('_stats.json');
+  });
+  const tars = all.filter((e) => BY_EXT[extOf(e.loc)] === 'webdataset');
+  const data = tars.length ? tars : all.filter((e) => BY_EXT[extOf(e.loc)]);
+  if (!data.length) throw new UsageError(`--input ${storage.redact(spec)}: no such file, and no data file (.jsonl, .csv, .tsv, .parquet, .tar, .txt, .arrow) under it`);
+  return { root, files: data };
 }
 
 async function filesOf(spec: string): Promise<{ root: string; files: string[]; folder?: boolean }> {
@@ -143,6 +181,18 @@ export async function expandInputs(specs: string[], kind: Kind, forced?: Format)
     const named = eq > 0 && !raw.slice(0, eq).includes('/') ? raw.slice(0, eq) : undefined;
     const spec = named ? raw.slice(eq + 1) : raw;
     const source = named ?? sourceName(spec);
+    if (storage.isRemote(spec)) {
+      if (forced === 'imagefolder') throw new UsageError(`--input ${storage.redact(spec)}: --format imagefolder reads a local folder; copy the images locally, or ingest a metadata file instead`);
+      const { root, files } = await remoteFilesOf(spec);
+      for (const e of files) {
+        const rel = e.loc.slice(root.length + 1);
+        const format = forced ?? (await sniff(e.loc, e.size)) ?? BY_EXT[extOf(rel)];
+        if (!format) throw new UsageError(`--input ${storage.redact(e.loc)}: cannot tell the format from its name or content; pass --format (one of: ${FORMATS.join(', ')})`);
+        if (format === 'txt' && kind !== 'text') throw new UsageError(`--input ${storage.redact(e.loc)}: plain text is a text corpus; use --kind text${forced ? '' : ' or pass --format'}`);
+        units.push({ source, absPath: e.loc, relPath: rel, format, bytes: e.size });
+      }
+      continue;
+    }
     if (forced === 'imagefolder' && !(await stat(spec).catch(() => undefined))?.isDirectory()) {
       throw new UsageError(`--input ${spec}: --format imagefolder takes a folder of images with .txt captions, and this is not a folder`);
     }
@@ -175,7 +225,7 @@ function refuseCollisions(units: InputUnit[]): void {
   const byId = new Map<string, InputUnit>();
   for (const u of units) {
     // by the file itself: a symbolic link to a file given too is the same file
-    const real = realpathSync(u.absPath);
+    const real = storage.isRemote(u.absPath) ? u.absPath : realpathSync(u.absPath);
     const again = byReal.get(real);
     if (again) throw new UsageError(`--input: ${u.absPath}${real !== u.absPath ? ` (${real})` : ''} is given twice (as source "${again.source}" and "${u.source}"); each file may be ingested once`);
     byReal.set(real, u);

@@ -7,6 +7,7 @@
  * and the part size, so a re-run makes the same tasks and resumes.
  */
 import { createReadStream } from 'node:fs';
+import * as storage from '../storage/index.js';
 import { openParquet } from '../io/parquet.js';
 import { COMPRESSED } from './readers/decompress.js';
 import { CsvRecordEnds } from './csv-records.js';
@@ -56,7 +57,7 @@ async function lineParts(u: InputUnit, partBytes: number): Promise<InputUnit[]> 
       target = next + partBytes;
     }
   };
-  for await (const chunk of createReadStream(u.absPath, { highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of (storage.isRemote(u.absPath) ? storage.stream(u.absPath) : createReadStream(u.absPath, { highWaterMark: 4 << 20 })) as AsyncIterable<Buffer>) {
     if (csv) csv.scan(chunk, onNewline);
     else for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, nl + 1)) onNewline(nl, true);
     pos += chunk.length;

@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isRemote, join, redact } from '../storage/index.js';
+import { listSync, readTextSync } from '../storage/sync.js';
 import { UsageError } from '../errors.js';
 import type { Manifest } from '../write/manifest.js';
 import { openParquet, readRowGroup, slices } from './parquet.js';
@@ -30,6 +32,7 @@ export function outsideFolder(p: unknown): string | undefined {
 }
 
 export function openDataset(dir: string, flag = '--input'): Dataset {
+  if (isRemote(dir)) return openRemote(dir, flag);
   const file = path.join(dir, 'manifest.json');
   if (!existsSync(dir)) throw new UsageError(`${flag} ${dir}: no such folder`);
   if (!existsSync(file)) {
@@ -48,6 +51,36 @@ export function openDataset(dir: string, flag = '--input'): Dataset {
     const p = path.join(dir, s.path);
     if (!existsSync(p)) throw new UsageError(`${flag} ${dir}: the manifest lists ${s.path} but the file is missing`);
     if (statSync(p).size !== s.bytes) throw new UsageError(`${flag} ${dir}: ${s.path} has ${statSync(p).size} bytes but the manifest says ${s.bytes}`);
+    return p;
+  });
+  return { dir, manifest, shardPaths };
+}
+
+/**
+ * A dataset in a bucket (or on the Hub): the manifest read whole, the shard sizes from one listing of
+ * `data/` (not one request per shard). Shards stay remote; readBatches reads them by ranges.
+ */
+function openRemote(dir: string, flag: string): Dataset {
+  const file = join(dir, 'manifest.json');
+  const text = readTextSync(file);
+  if (text === undefined) {
+    throw new UsageError(`${flag} ${redact(dir)}: not an mmcurate output (no manifest.json); run \`mmcurate ingest\` on raw data first, or point at the --out of a finished stage`);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch (err) {
+    throw new UsageError(`${redact(file)}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(manifest.shards) || typeof manifest.layout !== 'string') throw new UsageError(`${redact(file)}: not an mmcurate manifest (no shards or layout)`);
+  const sizes = new Map(listSync(join(dir)).map((e) => [e.loc, e.size]));
+  const shardPaths = manifest.shards.map((s) => {
+    const outside = outsideFolder(s.path);
+    if (outside) throw new UsageError(`${flag} ${redact(dir)}: the manifest lists the shard ${String(s.path)}, which is ${outside}; a manifest lists only files under its own folder`);
+    const p = join(dir, s.path);
+    const n = sizes.get(p);
+    if (n === undefined) throw new UsageError(`${flag} ${redact(dir)}: the manifest lists ${s.path} but the object is missing`);
+    if (n !== s.bytes) throw new UsageError(`${flag} ${redact(dir)}: ${s.path} has ${n} bytes but the manifest says ${s.bytes}`);
     return p;
   });
   return { dir, manifest, shardPaths };

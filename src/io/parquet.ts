@@ -5,6 +5,7 @@
 import { open, stat } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import * as storage from '../storage/index.js';
 
 export interface ParquetFile {
   path: string;
@@ -41,8 +42,9 @@ async function fileBuffer(path: string): Promise<AsyncBuffer> {
   };
 }
 
+/** `path` is a local file or a URL (storage/): remote files are read as their footer and the row groups asked for. */
 export async function openParquet(path: string): Promise<ParquetFile & { file: AsyncBuffer }> {
-  const file = await fileBuffer(path);
+  const file = storage.isRemote(path) ? await storage.asyncBuffer(path) : await fileBuffer(path);
   const metadata = await parquetMetadataAsync(file);
   const groups: { start: number; end: number }[] = [];
   let at = 0;

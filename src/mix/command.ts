@@ -4,7 +4,9 @@
  * --out under the stage contract: a shard appears whole or not at all, and the manifest (written last) marks
  * the mixture complete; a failed run is resumed by running it again.
  */
-import { readFileSync } from 'node:fs';
+import { resolve } from '../storage/location.js';
+import { readTextSync } from '../storage/sync.js';
+import { workDir } from '../storage/outdir.js';
 import { runLocal } from '../run/executor.js';
 import { markerState } from '../run/markers.js';
 import { worldOf, type StageDef } from '../run/contract.js';
@@ -303,7 +305,7 @@ export const stage: StageDef<MixOptions> = {
     const p = parse(argv);
     const outFlag = str(p, 'out');
     if (!outFlag) throw new UsageError('mmcurate mix: --out is required (see mmcurate mix --help)');
-    return { argv, out: path.resolve(outFlag), quiet: !!p.flags.quiet, tasks: num(p, 'tasks') };
+    return { argv, out: resolve(outFlag), quiet: !!p.flags.quiet, tasks: num(p, 'tasks') };
   },
   out: (o) => o.out,
   steps: () => [{ name: 'select', global: true }, { name: 'map', global: false }, { name: 'write', global: false }, { name: 'manifest', global: true }],
@@ -315,13 +317,14 @@ export const stage: StageDef<MixOptions> = {
     let shards = 0;
     for (const i of inputs) {
       try {
-        shards += (JSON.parse(readFileSync(path.join(i.dir, 'manifest.json'), 'utf8')) as Manifest).shards.length;
+        shards += (JSON.parse(readTextSync(path.join(i.dir, 'manifest.json')) ?? '') as Manifest).shards.length;
       } catch {
         shards += 1; // a missing or broken input is named by the select step
       }
     }
-    const work = path.join(o.out, '_work', 'mix');
-    const spec = { work, what, inputs: inputs.map((i) => path.resolve(i.dir)) };
+    // ctx.dir: where tasks write (a local work folder when --out is a bucket: storage/outdir.ts)
+    const work = path.join(ctx.dir, '_work', 'mix');
+    const spec = { work, what, inputs: inputs.map((i) => resolve(i.dir)) };
     const mapWorld = worldOf(Math.min(Math.max(1, shards), 256), ctx.tasks);
     const writeWorld = worldOf(1, ctx.tasks);
     return [
@@ -355,6 +358,7 @@ export async function run(argv: string[], write: (text: string) => void = (t) =>
   const o = options(argv);
   await mix(o);
   const m = markerState(o.out, 'manifest', 0);
-  if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? ''));
+  // the report names the folder its task wrote in: the local work folder when --out is a bucket
+  if (m.state === 'done') write(String((m.result.extra as { report?: string }).report ?? '').split(workDir(o.out)).join(o.out));
   return 0;
 }

@@ -4,6 +4,7 @@
  * the `source` column. A source is then a list of row indices into its dataset; by tokens each row also
  * gets its token count. Only the source and text columns are read here, never image bytes.
  */
+import { resolve } from '../storage/location.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
@@ -95,7 +96,7 @@ export async function openInputs(
   const datasets: InputDataset[] = [];
   const seenDir = new Map<string, string>();
   for (const spec of specs) {
-    const key = path.resolve(spec.dir);
+    const key = resolve(spec.dir);
     if (seenDir.has(key)) throw new UsageError(`--input ${spec.spec}: the folder is already given as --input ${seenDir.get(key)}`);
     seenDir.set(key, spec.spec);
     datasets.push(await openInput(spec, opts.sha256 !== false));

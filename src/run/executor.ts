@@ -12,7 +12,10 @@ import { RunError, UsageError } from '../errors.js';
 import { assertOutFolder, sweepTemps } from '../write/atomic.js';
 import type { StageDef, StepPlan, TaskContext, TaskFn, TaskOutput } from './contract.js';
 import { acquireLock } from './lock.js';
-import { markerState, writeMarker, runningPath } from './markers.js';
+import { markerPath, markerState, writeMarker, runningPath } from './markers.js';
+import * as storage from '../storage/index.js';
+import { fetchFiles, finish, openWorkDir, publish, workDir } from '../storage/outdir.js';
+import { existsSync as storageExists, putSync, readTextSync, removeSync } from '../storage/sync.js';
 import { savePlans, writeStageRecord } from './plan.js';
 import { Progress } from './progress.js';
 
@@ -63,13 +66,16 @@ export function pendingWork(dir: string, plans: readonly StepPlan[], log?: (s: s
 export async function runLocal<O>(def: StageDef<O>, opts: O, o: LocalOptions): Promise<StepPlan[]> {
   const dir = def.out(opts);
   assertOutFolder(dir);
-  const existed = existsSync(dir);
+  // a bucket prefix (--out s3://…): tasks write into a local work folder, uploaded as they finish (storage/outdir.ts)
+  const work = openWorkDir(dir);
+  const existed = storage.isRemote(dir) ? storageExists(storage.join(dir, '_plan', 'stage.json')) : existsSync(dir);
   const lock = acquireLock(dir, o.command.join(' '));
   let failedUsage = false;
   const restore = def.setup?.();
   try {
-    sweepTemps(dir);
-    const plans = await def.plan(opts, { dir, tasks: o.tasks, command: o.command, quiet: o.quiet });
+    sweepTemps(work);
+    // credentials in a URL given on the command line never reach a manifest
+    const plans = await def.plan(opts, { dir: work, tasks: o.tasks, command: o.command.map(storage.redact), quiet: o.quiet });
     savePlans(dir, def.command, plans);
     writeStageRecord(dir, { command: def.command, argv: o.argv ?? null, ...(o.tasks ? { tasks: o.tasks } : {}), steps: def.steps(opts) });
     await pendingAndRun(dir, def.command, plans, o);
@@ -81,7 +87,7 @@ export async function runLocal<O>(def: StageDef<O>, opts: O, o: LocalOptions): P
     await restore?.();
     lock.release();
     // a run refused for its inputs or options leaves no folder it made (nothing there is worth resuming)
-    if (failedUsage && !existed) rmSync(dir, { recursive: true, force: true });
+    if (failedUsage && !existed) rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -101,9 +107,31 @@ export async function pendingAndRun(dir: string, label: string, plans: StepPlan[
     const ranks = work[i]!;
     if (!ranks.length) continue;
     const progress = p.total !== undefined ? new Progress(ranked > 1 ? `${label} ${p.step}` : label, p.total, p.unit ?? 'rows', o.quiet) : undefined;
+    await fetchFiles(dir, neededFiles(dir, plans, p));
     await runRanks(dir, p, ranks, o.workers ?? os.availableParallelism(), progress);
     progress?.finish();
   }
+  if (storage.isRemote(dir)) await finish(dir, neededFiles(dir, plans, { needs: plans.map((p) => p.step) }));
+}
+
+/** The intermediate files of the steps a step needs, from their markers (remote output folders fetch them). */
+function neededFiles(dir: string, plans: readonly StepPlan[], p: { needs?: string[] }): string[] {
+  if (!storage.isRemote(dir)) return [];
+  const out: string[] = [];
+  for (const q of plans) {
+    if (!(p.needs ?? []).includes(q.step)) continue;
+    for (let r = 0; r < q.world; r++) {
+      // the marker alone (no size checks: pendingWork has just made them)
+      const text = readTextSync(markerPath(dir, q.step, r));
+      if (text === undefined) continue;
+      try {
+        out.push(...((JSON.parse(text) as TaskOutput).files ?? []));
+      } catch {
+        // torn: its task runs again and writes a new one
+      }
+    }
+  }
+  return out;
 }
 
 /** Runs one task of a plan in this process and records its marker. */
@@ -113,10 +141,11 @@ export async function runTaskHere(dir: string, plan: StepPlan, rank: number, rep
   let out: TaskOutput;
   try {
     const mod = (await import(moduleUrl(plan.module))) as { runTask: TaskFn<unknown> };
-    out = await mod.runTask(plan.spec, { rank, world: plan.world, outDir: dir, report });
+    out = await mod.runTask(plan.spec, { rank, world: plan.world, outDir: workDir(dir), report });
+    await publish(dir, out);
   } catch (err) {
     // not running any more: status must not count it (a racing copy may have finished it meanwhile)
-    rmSync(runningPath(dir, plan.step, rank), { force: true });
+    removeSync(runningPath(dir, plan.step, rank));
     throw err;
   }
   writeMarker(dir, plan.step, rank, out, (performance.now() - t0) / 1000);
@@ -125,8 +154,10 @@ export async function runTaskHere(dir: string, plan: StepPlan, rank: number, rep
 /** Advisory (status shows it): a plain write, no fsync, so a task pays for one durable file, its marker. */
 function startRunning(dir: string, step: string, rank: number): void {
   const file = runningPath(dir, step, rank);
+  const text = JSON.stringify({ host: os.hostname(), pid: process.pid, since: new Date().toISOString() }) + '\n';
+  if (storage.isRemote(dir)) return putSync(file, text);
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ host: os.hostname(), pid: process.pid, since: new Date().toISOString() }) + '\n');
+  writeFileSync(file, text);
 }
 
 async function runRanks(dir: string, plan: StepPlan, ranks: number[], workers: number, progress?: Progress): Promise<void> {
@@ -138,7 +169,7 @@ async function runRanks(dir: string, plan: StepPlan, ranks: number[], workers: n
   // otherwise each lane keeps one worker thread for all the tasks it takes
   await Promise.all(
     Array.from({ length: lanes }, async () => {
-      const lane = lanes <= 1 ? undefined : new Lane(moduleUrl(plan.module), plan.spec, plan.world, dir, report);
+      const lane = lanes <= 1 ? undefined : new Lane(moduleUrl(plan.module), plan.spec, plan.world, workDir(dir), report);
       try {
         for (let r = queue.shift(); r !== undefined && errors.length === 0; r = queue.shift()) {
           try {
@@ -148,10 +179,13 @@ async function runRanks(dir: string, plan: StepPlan, ranks: number[], workers: n
             }
             startRunning(dir, plan.step, r);
             const t0 = performance.now();
-            const out = await lane.run(r).catch((err: unknown) => {
-              rmSync(runningPath(dir, plan.step, r), { force: true });
-              throw err;
-            });
+            const out = await lane
+              .run(r)
+              .then(async (o) => (await publish(dir, o), o))
+              .catch((err: unknown) => {
+                removeSync(runningPath(dir, plan.step, r));
+                throw err;
+              });
             writeMarker(dir, plan.step, r, out, (performance.now() - t0) / 1000);
           } catch (err) {
             errors.push(err);

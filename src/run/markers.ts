@@ -4,10 +4,12 @@
  * parses and the outputs it names are there with their recorded sizes: a torn marker, or one whose shard
  * was lost, is named and its task redone.
  */
-import { readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeDurable } from '../write/atomic.js';
+import { isRemote, join } from '../storage/location.js';
+import { readTextSync, removeSync, sizeSync } from '../storage/sync.js';
+import { markersDir, workDir } from '../storage/outdir.js';
 import { rejectFiles, type TaskOutput, type TaskResult } from './contract.js';
 
 export function pad(rank: number): string {
@@ -37,26 +39,24 @@ function outputs(r: TaskOutput): string[] {
   return [...r.shards.map((s) => s.path), ...rejectFiles(r).map((f) => f.path), ...(r.files ?? [])];
 }
 
-function sizeOf(file: string): number | undefined {
-  try {
-    return statSync(file).size;
-  } catch {
-    return undefined;
-  }
+/** The size of an output of the stage in `dir` (a folder, or a bucket prefix: storage/). */
+function sizeOf(dir: string, f: string): number | undefined {
+  return sizeSync(isRemote(dir) ? join(dir, f) : path.resolve(dir, f));
 }
 
 /** Records a finished task: its output, the size of every file it names, where and how long it ran. */
 export function writeMarker(dir: string, step: string, rank: number, out: TaskOutput, seconds: number): TaskResult {
   const sizes: Record<string, number> = {};
   for (const f of outputs(out)) {
-    const n = sizeOf(path.resolve(dir, f));
+    // a bucket's outputs were just uploaded from the work folder (storage/outdir.ts): their sizes are known there
+    const n = isRemote(dir) ? (sizeSync(path.join(workDir(dir), f)) ?? sizeOf(dir, f)) : sizeOf(dir, f);
     if (n === undefined) throw new Error(`task ${step}/${rank} says it wrote ${f}, which is not in ${dir}`);
     sizes[f] = n;
   }
   const result: TaskResult = { rank, ...out, sizes, host: os.hostname(), seconds: Math.round(seconds * 1000) / 1000 };
   writeDurable(markerPath(dir, step, rank), JSON.stringify(result, null, 2) + '\n');
-  rmSync(runningPath(dir, step, rank), { force: true });
-  rmSync(failedPath(dir, step, rank), { force: true });
+  removeSync(runningPath(dir, step, rank));
+  removeSync(failedPath(dir, step, rank));
   return result;
 }
 
@@ -70,13 +70,16 @@ export type MarkerState =
 
 /** The one test of "done" every backend, status and the runner use. */
 export function markerState(dir: string, step: string, rank: number): MarkerState {
+  // a task handed the local work folder of a bucket output reads the bucket's markers
+  dir = markersDir(dir);
   const file = markerPath(dir, step, rank);
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readTextSync(file);
   } catch {
-    return { state: 'missing' };
+    text = undefined;
   }
+  if (text === undefined) return { state: 'missing' };
   let r: TaskResult;
   try {
     r = JSON.parse(text) as TaskResult;
@@ -85,7 +88,7 @@ export function markerState(dir: string, step: string, rank: number): MarkerStat
     return { state: 'torn', why: `${file} is empty or torn (${(err as Error).message}); its task runs again` };
   }
   const check = (f: string): boolean => {
-    const n = sizeOf(path.resolve(dir, f));
+    const n = sizeOf(dir, f);
     return n !== undefined && (r.sizes?.[f] === undefined || r.sizes[f] === n);
   };
   const finals = [...r.shards.map((s) => s.path), ...rejectFiles(r).map((f) => f.path)];

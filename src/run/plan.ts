@@ -5,8 +5,9 @@
  * identity — the spec without the keys that only say how to run, with paths under the run's folder made
  * relative — so `--workers 2` resumes a `--workers 1` run, and moving a whole output folder keeps it.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readTextSync } from '../storage/sync.js';
+import { workDir } from '../storage/outdir.js';
 import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { StepDecl, StepPlan } from './contract.js';
@@ -39,9 +40,10 @@ export function stageRecordPath(dir: string): string {
 
 export function readStageRecord(dir: string): StageRecord | undefined {
   const f = stageRecordPath(dir);
-  if (!existsSync(f)) return undefined;
+  const text = readTextSync(f);
+  if (text === undefined) return undefined;
   try {
-    return JSON.parse(readFileSync(f, 'utf8')) as StageRecord;
+    return JSON.parse(text) as StageRecord;
   } catch (err) {
     throw new UsageError(`${f} is not readable JSON (${(err as Error).message}); delete ${planDir(dir)} to plan the stage again`);
   }
@@ -53,9 +55,10 @@ export function writeStageRecord(dir: string, rec: Omit<StageRecord, 'mmcurate'>
 
 export function readPlan(dir: string, step: string): PlanFile | undefined {
   const f = planPath(dir, step);
-  if (!existsSync(f)) return undefined;
+  const text = readTextSync(f);
+  if (text === undefined) return undefined;
   try {
-    return JSON.parse(readFileSync(f, 'utf8')) as PlanFile;
+    return JSON.parse(text) as PlanFile;
   } catch (err) {
     throw new UsageError(`${f} is not readable JSON (${(err as Error).message}); delete it to plan the step again`);
   }
@@ -114,7 +117,8 @@ export function differences(a: unknown, b: unknown, at = '', out: string[] = [])
  * rewritten, so its `how` keys follow the latest command.
  */
 export function savePlans(dir: string, stage: string, plans: StepPlan[]): void {
-  const root = path.dirname(path.resolve(dir));
+  // a bucket's plans name paths in the local work folder the tasks write into (storage/outdir.ts)
+  const root = path.dirname(path.resolve(workDir(dir)));
   for (const p of plans) {
     const old = readPlan(dir, p.step);
     if (old) {

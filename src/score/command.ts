@@ -2,6 +2,7 @@
  * `mmcurate score`: CLIP embeddings and scores for a dataset, with LAION's absolute threshold or DataComp's
  * top fraction as optional filters, and the clip-retrieval embedding layout on request.
  */
+import { resolve } from '../storage/location.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -95,7 +96,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
   const shards = ds.shardPaths.map((abs, i) => ({ abs, rel: ds.manifest.shards[i]!.path }));
   const world = worldOf(shards.length, ctx.tasks);
   const keepTop = o.keepTop !== undefined;
-  const staging = keepTop ? path.join(path.resolve(o.out), '_staging') : undefined;
+  const staging = keepTop ? path.join(path.resolve(ctx.dir), '_staging') : undefined;
   const spec: ScoreSpec = {
     phase: 'score',
     kind,
@@ -114,7 +115,7 @@ async function planScore(o: ScoreOptions, ctx: PlanContext): Promise<StepPlan[]>
     kind,
     command: ctx.command,
     world,
-    input: path.resolve(o.input),
+    input: resolve(o.input),
     columns,
     ...(modelDir ? { modelDir } : {}),
     ...(o.variant ? { variant: o.variant } : {}),
@@ -196,7 +197,7 @@ export function options(argv: string[]): ScoreOptions {
 
 /** Every check of the options that needs no input: the parser and the planner (a direct call) both run it. */
 function checkRequest(o: ScoreOptions): ScoreOptions {
-  if (path.resolve(o.out) === path.resolve(o.input)) throw new UsageError('mmcurate score: --out must differ from --input');
+  if (resolve(o.out) === resolve(o.input)) throw new UsageError('mmcurate score: --out must differ from --input');
   if (o.minClipScore !== undefined && o.keepTop !== undefined) throw new UsageError('mmcurate score: use --min-clip-score or --keep-top, not both');
   if (o.keepTop !== undefined && !(o.keepTop > 0 && o.keepTop <= 1)) throw new UsageError(`mmcurate score: --keep-top must be a fraction in (0, 1], got ${o.keepTop}`);
   if (o.model !== undefined && !existsSync(o.model)) throw new UsageError(`--model ${o.model}: no such folder (see docs/score.md for where to get CLIP weights)`);

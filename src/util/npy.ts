@@ -6,6 +6,7 @@
 import { promises as fsp, closeSync, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import * as storage from '../storage/index.js';
 
 export type NpyDtype = 'float16' | 'float32';
 /** float16 values travel as their raw bits (Node 20 has no Float16Array). */
@@ -34,7 +35,11 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
   }
 }
 
-async function openOrThrow(path: string): Promise<FileHandle> {
+/** The part of a FileHandle the header reader uses; a URL (s3://, https://…) answers it with ranged reads. */
+type Handle = Pick<FileHandle, 'read' | 'stat' | 'close'>;
+
+async function openOrThrow(path: string): Promise<Handle> {
+  if (storage.isRemote(path)) return remoteHandle(path);
   try {
     return await fsp.open(path, 'r');
   } catch (err) {
@@ -42,7 +47,30 @@ async function openOrThrow(path: string): Promise<FileHandle> {
   }
 }
 
-async function headerOf(fh: FileHandle, path: string): Promise<NpyHeader> {
+async function remoteHandle(loc: string): Promise<Handle> {
+  let size: number | undefined;
+  try {
+    size = await storage.size(loc);
+  } catch (err) {
+    throw new UsageError(`cannot open ${storage.redact(loc)}: ${(err as Error).message}`);
+  }
+  if (size === undefined) throw new UsageError(`cannot open ${storage.redact(loc)}: no such object`);
+  const n = size;
+  return {
+    async read(buf: NodeJS.ArrayBufferView, off: number, len: number, pos: number) {
+      const end = Math.min(n, pos + len);
+      const got = end > pos ? await storage.read(loc, pos, end) : new Uint8Array(0);
+      new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(got, off);
+      return { bytesRead: got.length, buffer: buf };
+    },
+    async stat() {
+      return { size: n };
+    },
+    async close() {},
+  } as unknown as Handle;
+}
+
+async function headerOf(fh: Handle, path: string): Promise<NpyHeader> {
   const pre = Buffer.alloc(12);
   const { bytesRead } = await fh.read(pre, 0, 12, 0);
   if (bytesRead < 10 || MAGIC.some((b, i) => pre[i] !== b)) {
@@ -86,7 +114,8 @@ async function headerOf(fh: FileHandle, path: string): Promise<NpyHeader> {
 export class NpyReader {
   private constructor(
     readonly header: NpyHeader,
-    private readonly fd: number,
+    /** A file descriptor, or the URL of a remote file (rows read with ranged requests). */
+    private readonly fd: number | string,
   ) {}
 
   static async open(path: string): Promise<NpyReader> {
@@ -99,7 +128,7 @@ export class NpyReader {
     }
     // NOTE: rows are read with positioned synchronous reads: from the page cache they are several
     // times faster than the promise API, and a coreset task has nothing else to do meanwhile.
-    return new NpyReader(header, openSync(path, 'r'));
+    return new NpyReader(header, storage.isRemote(path) ? path : openSync(path, 'r'));
   }
 
   /**
@@ -118,6 +147,10 @@ export class NpyReader {
     const bytes = new Uint8Array(arr.buffer, arr.byteOffset, n * h.itemSize);
     let done = 0;
     const pos = h.dataOffset + start * h.cols * h.itemSize;
+    if (typeof this.fd === 'string') {
+      bytes.set(await storage.read(this.fd, pos, pos + bytes.length));
+      return arr.subarray(0, n);
+    }
     while (done < bytes.length) {
       const bytesRead = readSync(this.fd, bytes, done, bytes.length - done, pos + done);
       if (bytesRead === 0) throw new Error(`${h.path}: unexpected end of file`);
@@ -127,7 +160,7 @@ export class NpyReader {
   }
 
   async close(): Promise<void> {
-    closeSync(this.fd);
+    if (typeof this.fd === 'number') closeSync(this.fd);
   }
 }
 

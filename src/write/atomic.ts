@@ -7,12 +7,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { pidAlive } from '../util/pid.js';
 import { UsageError } from '../errors.js';
+import { isRemote } from '../storage/location.js';
+import { putSync } from '../storage/sync.js';
 
 /**
  * An output folder must be a folder: the nearest part of the path that exists must be a directory, or
  * every later mkdir fails with a bare ENOTDIR. Throws a UsageError that names the file in the way.
  */
 export function assertOutFolder(out: string, flag = '--out'): void {
+  // a bucket prefix is never in the way of anything
+  if (isRemote(out)) return;
   for (let p = path.resolve(out); ; p = path.dirname(p)) {
     let st: ReturnType<typeof statSync> | undefined;
     try {
@@ -45,6 +49,8 @@ export function tmpName(file: string): string {
 export const FOREIGN_TEMP_AGE_MS = 6 * 3600 * 1000;
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  // an object store's PUT is atomic already: a reader sees the old object or the new one
+  if (isRemote(file)) return putSync(file, data);
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tmpName(file);
   writeFileSync(tmp, data);
@@ -53,6 +59,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 
 /** Writes a small file durably (markers, plans, manifests): temp file, fsync, rename, fsync of the folder. */
 export function writeDurable(file: string, text: string): void {
+  if (isRemote(file)) return putSync(file, text);
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = tmpName(file);
   const fd = openSync(tmp, 'w');
@@ -85,6 +92,7 @@ export function writeJsonAtomic(file: string, value: unknown): void {
  * writer's file, here or on another machine.
  */
 export function sweepTemps(dir: string): number {
+  if (isRemote(dir)) return 0;
   let entries: string[];
   try {
     entries = readdirSync(dir, { recursive: true }) as string[];

@@ -2,7 +2,7 @@
  * manifest.json: what a stage wrote and how every input record was accounted for. Written last and
  * atomically, so its presence means the dataset is complete. Later stages and the audit start here.
  */
-import { readFileSync } from 'node:fs';
+import { readTextSync } from '../storage/sync.js';
 import path from 'node:path';
 import type { Kind, Layout } from '../records.js';
 import { VERSION } from '../version.js';
@@ -94,5 +94,9 @@ export function writeRunLog(outDir: string, log: Record<string, unknown>): void 
 
 /** The manifest a stage wrote last. */
 export function readManifest(outDir: string): Manifest {
-  return JSON.parse(readFileSync(path.join(outDir, 'manifest.json'), 'utf8')) as Manifest;
+  const file = path.join(outDir, 'manifest.json');
+  // through storage: the folder may be a bucket prefix (--out s3://…)
+  const text = readTextSync(file);
+  if (text === undefined) throw new Error(`${file}: no manifest (the stage did not finish)`);
+  return JSON.parse(text) as Manifest;
 }

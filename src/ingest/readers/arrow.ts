@@ -5,7 +5,7 @@
  * out as the Parquet reader gives them: an `Image` feature is a struct `{bytes, path}` with bytes as a
  * Uint8Array, int64 is a bigint (every digit kept), lists are arrays, structs plain objects.
  */
-import { createReadStream } from 'node:fs';
+import * as storage from '../../storage/index.js';
 import path from 'node:path';
 import { UnreadableFileError, type RawItem, type Reader } from './types.js';
 
@@ -17,7 +17,7 @@ export const readArrow: Reader = async function* ({ absPath, relPath, onBytes })
   // loaded here: only an Arrow input pays for the library
   const { RecordBatchReader, Vector } = await import('apache-arrow');
   const plain = plainOf(Vector);
-  const src = createReadStream(absPath);
+  const src = storage.stream(absPath);
   const counted = (async function* (): AsyncGenerator<Uint8Array> {
     for await (const c of src as AsyncIterable<Buffer>) {
       onBytes(c.length);

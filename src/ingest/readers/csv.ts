@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createReadStream } from 'node:fs';
+import * as storage from '../../storage/index.js';
 import { parse, type Options } from 'csv-parse';
 import { LineIndex } from './line-index.js';
 import { openInput } from './lines.js';
@@ -143,7 +143,7 @@ function uniqueNames(header: string[]): string[] {
 
 /** The column names in a file's first record. */
 async function headerOf(absPath: string, delimiter: ',' | '\t'): Promise<string[]> {
-  const parser = createReadStream(absPath).pipe(parse({ ...csvOptions(delimiter), to: 1 }));
+  const parser = storage.stream(absPath).pipe(parse({ ...csvOptions(delimiter), to: 1 }));
   for await (const rec of parser as AsyncIterable<string[]>) {
     parser.destroy();
     return uniqueNames(rec);

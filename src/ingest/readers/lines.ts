@@ -2,7 +2,7 @@
  * Line-oriented inputs (JSONL, plain text), compressed or not, streamed in batches of lines: memory holds one
  * chunk and one batch, never the file.
  */
-import { createReadStream } from 'node:fs';
+import * as storage from '../../storage/index.js';
 import { decompressorFor } from './decompress.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -19,7 +19,7 @@ export interface InputStream extends Readable {
  * decoded and buffered): it ends it and sets `damage`, so readers keep every complete record before it.
  */
 export function openInput(absPath: string, onBytes: (n: number) => void, range?: { start: number; end: number }): InputStream {
-  const raw = createReadStream(absPath, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
+  const raw = storage.stream(absPath, range);
   raw.on('data', (c) => onBytes((c as Buffer).length));
   const inflate = decompressorFor(absPath);
   const src: Readable = inflate ? raw.pipe(inflate) : raw;
