@@ -222,6 +222,24 @@ describe('dedup on captions: image, image+caption and url keys', () => {
   });
 });
 
+describe('dedup on interleaved documents', () => {
+  test('--near interleaved compares the documents\' joined texts: an edited copy and an identical one are dropped', async () => {
+    const base = corpus.docs.slice(0, 3).map((t) => t.split(' '));
+    const edited = base[0]!.slice();
+    edited[40] = 'zzzword';
+    const doc = (w: string[], img: string) => ({ texts: [w.slice(0, 60).join(' '), null, w.slice(60).join(' ')], images: [null, img, null] });
+    const docs = [doc(base[0]!, 'https://example.com/0.jpg'), doc(base[1]!, 'https://example.com/1.jpg'), doc(edited, 'https://example.com/2.jpg'), doc(base[2]!, 'https://example.com/3.jpg'), doc(base[1]!, 'https://example.com/4.jpg')];
+    const file = path.join(dir, 'inter.jsonl');
+    writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    const inter = path.join(dir, 'INTER');
+    await ok(['ingest', '--kind', 'interleaved', '--input', file, '--out', inter, '--quiet']);
+    const out = path.join(dir, 'inter-near');
+    await ok(['dedup', '--input', inter, '--near', 'interleaved', '--out', out, '--quiet']);
+    const rej = readRejectsOf(out).map((r) => [r.location, (r.duplicate_of_location as { row: number }).row]);
+    assert.deepEqual(rej.sort(), [['row 2', 0], ['row 4', 1]]);
+  });
+});
+
 describe('dedup usage', () => {
   test('refuses both modes, a key the layout lacks, and mixed layouts, with exit 2', async () => {
     const a = path.join(dir, 'A');
