@@ -31,7 +31,7 @@ const flags: Flags = {
   threshold: { type: 'number', help: 'near: a candidate pair is a duplicate at Jaccard >= this (default 0.8)' },
   verify: { type: 'string', help: 'near: exact (Jaccard of the shingle sets, default) | signature (estimated from the signatures) | none (every band match, as FineWeb)' },
   seed: { type: 'number', integer: true, help: 'near: seed of the hash family (default 1)' },
-  buckets: { type: 'number', integer: true, min: 1, help: 'hash buckets of the shuffle (default: one per 2M rows, exact, or per 8M band keys, near)' },
+  buckets: { type: 'number', integer: true, min: 1, help: 'hash buckets of the shuffle (default: one per 2M rows, exact, or per 4M band keys, near)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (default: one per input shard or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spills, signatures, pairs) after a successful run' },
@@ -152,7 +152,7 @@ async function plan(o: DedupOptions, ctx: PlanContext): Promise<StepPlan[]> {
     }
   }
   const total = base;
-  const buckets = o.buckets ?? Math.max(1, o.exact ? Math.ceil(total / 2_000_000) : Math.ceil((total * o.near!.params.bands) / 8_000_000));
+  const buckets = o.buckets ?? Math.max(1, o.exact ? Math.ceil(total / 2_000_000) : Math.ceil((total * o.near!.params.bands) / 4_000_000));
   const spec: DedupSpec = {
     step: 'write',
     work: paths.work(o.out),

@@ -21,7 +21,8 @@ export async function hashPart(spec: DedupSpec, p: number, ctx: TaskContext): Pr
   const part = spec.parts[p]!;
   const file = paths.hash(spec.work, p);
   mkdirSync(path.dirname(file), { recursive: true });
-  const spill = await SpillWriter.create(file, HASH_COLS);
+  // 16 MiB buffers (400K rows): a rank holds one of these and one decoded row group
+  const spill = await SpillWriter.create(file, HASH_COLS, 16 << 20);
   const mode = spec.exact!;
   let unkeyed = 0;
   for await (const { start, rows } of partRows(part, ['id', ...keyColumns(spec.layout, mode)])) {

@@ -35,7 +35,7 @@ export async function signPart(spec: DedupSpec, p: number, ctx: TaskContext): Pr
   const K = prm.bands * prm.rows;
   const w = spec.work;
   for (const f of [paths.bands(w, p), paths.ids(w, p)]) mkdirSync(path.dirname(f), { recursive: true });
-  const spill = await SpillWriter.create(paths.bands(w, p), BAND_COLS);
+  const spill = await SpillWriter.create(paths.bands(w, p), BAND_COLS, 16 << 20);
   const ids = await FlatWriter.create(paths.ids(w, p));
   const exact = prm.verify === 'exact';
   const shingles = exact ? await FlatWriter.create(paths.shingles(w, p)) : undefined;
