@@ -166,17 +166,20 @@ async function plan(o: DedupOptions, ctx: PlanContext): Promise<StepPlan[]> {
   const partWorld = worldOf(Math.min(Math.max(1, parts.length), 256), ctx.tasks);
   const bucketWorld = worldOf(Math.min(buckets, 256), ctx.tasks);
   const m = 'dedup/tasks.js';
+  // a small input runs in-process: starting worker threads (each loading the Parquet reader) would cost more
+  // than the work
+  const small = total < 20_000 ? { lanes: 1 } : {};
   const steps: StepPlan[] = o.exact
     ? [
-        { step: 'hash', world: partWorld, module: m, spec: { ...spec, step: 'hash' }, total, unit: 'rows' },
-        { step: 'resolve', world: bucketWorld, module: m, spec: { ...spec, step: 'resolve' }, needs: ['hash'], total, unit: 'rows' },
-        { step: 'write', world: partWorld, module: m, spec, needs: ['resolve'], total, unit: 'rows' },
+        { step: 'hash', world: partWorld, module: m, spec: { ...spec, step: 'hash' }, total, unit: 'rows', ...small },
+        { step: 'resolve', world: bucketWorld, module: m, spec: { ...spec, step: 'resolve' }, needs: ['hash'], total, unit: 'rows', ...small },
+        { step: 'write', world: partWorld, module: m, spec, needs: ['resolve'], total, unit: 'rows', ...small },
       ]
     : [
-        { step: 'sign', world: partWorld, module: m, spec: { ...spec, step: 'sign' }, total, unit: 'rows' },
-        { step: 'bands', world: bucketWorld, module: m, spec: { ...spec, step: 'bands' }, needs: ['sign'] },
+        { step: 'sign', world: partWorld, module: m, spec: { ...spec, step: 'sign' }, total, unit: 'rows', ...small },
+        { step: 'bands', world: bucketWorld, module: m, spec: { ...spec, step: 'bands' }, needs: ['sign'], ...small },
         { step: 'components', world: 1, module: m, spec: { ...spec, step: 'components' }, needs: ['bands', 'sign'] },
-        { step: 'write', world: partWorld, module: m, spec, needs: ['components'], total, unit: 'rows' },
+        { step: 'write', world: partWorld, module: m, spec, needs: ['components'], total, unit: 'rows', ...small },
       ];
   const manifest: DedupManifestSpec = { command: ctx.command, spec, worlds: Object.fromEntries(steps.map((s) => [s.step, s.world])), keepWork: o.keepWork };
   steps.push({ step: 'manifest', world: 1, module: 'dedup/manifest.js', spec: manifest, how: ['command', 'keepWork'] });
