@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   compression: async () => (await import('./compression.js')).benchCompression(),
   embeddings: async () => (await import('./embeddings.js')).benchEmbeddings(),
   storage: async () => (await import('./storage.js')).benchStorage(),
+  dedup: async () => (await import('./dedup.js')).benchDedup(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -26,7 +26,7 @@ export interface StepJob {
 }
 
 /** Stages that take --tasks (their ranked steps); audit is one global check. */
-const TAKES_TASKS = new Set(['ingest', 'score', 'coreset', 'mix', 'export', 'filter']);
+const TAKES_TASKS = new Set(['ingest', 'score', 'coreset', 'mix', 'export', 'filter', 'dedup', 'download']);
 
 /** The argv a pipeline stage runs with, `--tasks N` added where the stage has ranked steps. */
 export function withTasks(command: string, argv: string[], tasks: number | undefined): string[] {

@@ -9,6 +9,7 @@ const LOADERS: Record<string, () => Promise<StageDef>> = {
   mix: async () => (await import('../mix/command.js')).stage as StageDef,
   export: async () => (await import('../export/command.js')).stage as StageDef,
   filter: async () => (await import('../filter/command.js')).stage as StageDef,
+  dedup: async () => (await import('../dedup/command.js')).stage as StageDef,
 };
 
 export function isStage(command: string): boolean {
