@@ -19,6 +19,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   score: { summary: 'CLIP image/text embeddings and scores with onnxruntime (CUDA or CPU); score filters', load: () => import('../score/command.js') },
   coreset: { summary: 'Bunny-style coresets and SemDeDup: spherical k-means, in-cluster dedup, score and centroid bands, sampling', load: () => import('../coreset/command.js') },
   mix: { summary: 'mix curated kinds at chosen ratios (MM1 45:45:10...), by samples or tokens, seeded', load: () => import('../mix/command.js') },
+  download: { summary: 'fetch the images of URL rows (LAION, CC12M...) as img2dataset does: resized, checked, every URL accounted for', load: () => import('../download/command.js') },
   audit: { summary: 'audit a written dataset: counts, realized ratios vs recipe, duplicates, scores, manifest check', load: () => import('../audit/command.js') },
   recipes: { summary: 'list the published recipes in pipelines/', load: () => import('../recipes/command.js') },
   run: { summary: 'run a declarative pipeline file (pipelines/*.json)', load: () => import('../pipeline/command.js') },

@@ -7,6 +7,7 @@ const LOADERS: Record<string, () => Promise<StageDef>> = {
   score: async () => (await import('../score/command.js')).stage as StageDef,
   coreset: async () => (await import('../coreset/command.js')).stage as StageDef,
   mix: async () => (await import('../mix/command.js')).stage as StageDef,
+  download: async () => (await import('../download/command.js')).stage as StageDef,
 };
 
 export function isStage(command: string): boolean {
