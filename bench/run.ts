@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   mix: async () => (await import('./mix.js')).benchMix(),
   coreset: async () => (await import('./coreset.js')).benchCoreset(),
   tasks: async () => (await import('./tasks.js')).benchTasks(),
+  download: async () => (await import('./download.js')).benchDownload(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

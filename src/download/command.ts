@@ -89,7 +89,13 @@ export const stage: StageDef<DownloadOptions> = {
     // many small images are decoded side by side: one libvips thread each (as ingest does)
     const vipsThreads = sharp.concurrency();
     sharp.concurrency(1);
-    return () => void sharp.concurrency(vipsThreads);
+    // every body is decoded once: libvips' operation cache only costs (a hash and a lookup per operation)
+    const cache = sharp.cache();
+    sharp.cache(false);
+    return () => {
+      sharp.concurrency(vipsThreads);
+      sharp.cache({ memory: cache.memory.max, files: cache.files.max, items: cache.items.max });
+    };
   },
   async plan(o, ctx) {
     const ds = openDataset(o.input);

@@ -113,7 +113,7 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
     if (head.hasAlpha) p = p.flatten({ background: '#ffffff' });
     let ow = t.width;
     let oh = t.height;
-    if (t.resized) p = p.resize({ width: t.width, height: t.height, fit: 'fill', fastShrinkOnLoad: true });
+    if (t.resized) p = p.resize({ width: t.width, height: t.height, fit: 'fill', kernel: t.width < w ? 'linear' : 'lanczos3', fastShrinkOnLoad: true });
     const S = o.imageSize;
     if (t.resized && o.resizeMode === 'center_crop') {
       // extract after resize cuts the resized image (sharp applies the calls in that order)
@@ -127,7 +127,7 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
       ow = S;
       oh = S;
     }
-    const enc = o.encodeFormat === 'jpg' ? p.jpeg({ quality: o.encodeQuality }) : o.encodeFormat === 'png' ? p.png({ compressionLevel: o.encodeQuality }) : p.webp({ quality: o.encodeQuality });
+    const enc = o.encodeFormat === 'jpg' ? p.jpeg({ quality: o.encodeQuality, optimiseCoding: false }) : o.encodeFormat === 'png' ? p.png({ compressionLevel: o.encodeQuality }) : p.webp({ quality: o.encodeQuality });
     const out = await enc.toBuffer({ resolveWithObject: true });
     return { bytes: out.data, format: FORMAT_OF[o.encodeFormat], width: out.info.width, height: out.info.height, originalWidth: w, originalHeight: h };
   } catch (err) {
