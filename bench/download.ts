@@ -37,7 +37,7 @@ export async function photo(i: number): Promise<Buffer> {
       px[o + 2] = (c + ((x + y) * 128) / (w + h) + n) & 0xff;
     }
   }
-  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).blur(1.2).jpeg({ quality: 80 }).toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).blur(1.2).jpeg({ quality: 86 }).toBuffer();
 }
 
 const h32 = (s: string) => createHash('md5').update(s).digest().readUInt32LE(0);

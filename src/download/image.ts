@@ -109,7 +109,7 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
     return { bytes: body, format: head.format as KeptImage['format'], width: w, height: h, originalWidth: w, originalHeight: h };
   }
   try {
-    let p = sharp(body, { failOn: 'truncated', limitInputPixels: o.maxPixels, pages: 1 }).rotate();
+    let p = sharp(body, { failOn: 'truncated', limitInputPixels: o.maxPixels, pages: 1, sequentialRead: true }).rotate();
     if (head.hasAlpha) p = p.flatten({ background: '#ffffff' });
     let ow = t.width;
     let oh = t.height;
