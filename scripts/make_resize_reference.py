@@ -69,18 +69,26 @@ def resize(img, mode, only_if_bigger):
 def main():
     os.makedirs(OUT, exist_ok=True)
     inputs = {'wide': picture(300, 200), 'small': picture(40, 30), 'alpha': picture(90, 120, alpha=True)}
+    files = {}
     for name, img in inputs.items():
-        img.save(os.path.join(OUT, f'{name}.png'))
+        files[name] = f'{name}.png'
+        img.save(os.path.join(OUT, files[name]))
+    # a JPEG: mmcurate scales web JPEGs down through another decoder and resizer than PNGs (src/download/image.ts)
+    picture(320, 240).save(os.path.join(OUT, 'photo.jpg'), quality=90)
+    inputs['photo'] = Image.open(os.path.join(OUT, 'photo.jpg')).convert('RGB')
+    files['photo'] = 'photo.jpg'
     cases = []
     for name in inputs:
         for mode in ('no', 'keep_ratio', 'keep_ratio_largest', 'center_crop', 'border'):
             for only in (False, True):
                 if only and name != 'small':
                     continue
+                if mode == 'no' and name in ('wide', 'photo'):
+                    continue  # unscaled copies of the larger inputs: bytes in the repository for nothing
                 out = resize(inputs[name], mode, only)
                 file = f'{name}-{mode}{"-only-bigger" if only else ""}.png'
                 out.save(os.path.join(OUT, file))
-                cases.append({'input': f'{name}.png', 'mode': mode, 'size': S, 'resize_only_if_bigger': only, 'reference': file, 'width': out.size[0], 'height': out.size[1]})
+                cases.append({'input': files[name], 'mode': mode, 'size': S, 'resize_only_if_bigger': only, 'reference': file, 'width': out.size[0], 'height': out.size[1]})
     with open(os.path.join(OUT, 'cases.json'), 'w') as f:
         json.dump(cases, f, indent=1)
         f.write('\n')

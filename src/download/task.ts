@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
-import sharp from 'sharp';
+import os from 'node:os';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import { mapOrdered } from '../run/ordered.js';
 import type { TaskContext, TaskOutput } from '../run/contract.js';
@@ -47,8 +47,9 @@ export async function runTask(spec: DownloadSpec, ctx: TaskContext): Promise<Tas
   const writer = new ShardWriter({ outDir: ctx.outDir, layout: 'caption', rank: ctx.rank, columns: spec.columns, ...spec.shard, stage: 'download' });
   const fetcher = new Fetcher(spec.fetch);
   const requests = pLimit(spec.concurrency);
-  // decodes and encodes are CPU work: a few at a time, whatever the number of requests in flight
-  const decodes = pLimit(Math.max(2, sharp.concurrency() * 2));
+  // decodes and encodes are CPU work: one per core at a time (they run on libuv's pool, sized to the cores by
+  // bin/mmcurate), whatever the number of requests in flight; the bodies waiting for one are what memory holds
+  const decodes = pLimit(Math.max(2, os.availableParallelism()));
   const hosts = new Map<string, LimitFunction>();
   const perHost = (host: string): LimitFunction => {
     let l = hosts.get(host);
