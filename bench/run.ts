@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   embeddings: async () => (await import('./embeddings.js')).benchEmbeddings(),
   storage: async () => (await import('./storage.js')).benchStorage(),
   dedup: async () => (await import('./dedup.js')).benchDedup(),
+  download: async () => (await import('./download.js')).benchDownload(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

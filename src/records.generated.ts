@@ -41,6 +41,26 @@ export interface CaptionRecord {
    * A JSON document serialised as a string.
    */
   head_scores?: string | null;
+  /**
+   * download: the width of the image as served, before resizing (width/height are the kept image's).
+   */
+  original_width?: number | null;
+  /**
+   * download: the height of the image as served, before resizing.
+   */
+  original_height?: number | null;
+  /**
+   * download: sha256 of the kept image bytes (image.bytes), hex.
+   */
+  image_sha256?: string | null;
+  /**
+   * download: the HTTP status of the final response.
+   */
+  http_status?: number | null;
+  /**
+   * download: the URL the image came from after redirects (image.path keeps the URL asked for).
+   */
+  final_url?: string | null;
 }
 /**
  * HF datasets Image feature: the encoded bytes (null for a remote image) and the original path, tar key or URL.

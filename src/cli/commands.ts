@@ -22,6 +22,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   export: { summary: 'a finished dataset as WebDataset tars (img2dataset layout) or LLaVA conversation JSON with an image folder', load: () => import('../export/command.js') },
   filter: { summary: 'keep rows passing --where expressions and built-in filters (size, aspect, words, language, LAION punsafe/pwatermark)', load: () => import('../filter/command.js') },
   dedup: { summary: 'exact (sha256 of a normalised key) and near-duplicate (MinHash LSH) removal across datasets, first occurrence kept', load: () => import('../dedup/command.js') },
+  download: { summary: 'fetch the images of URL rows (LAION, CC12M...) as img2dataset does: resized, checked, every URL accounted for', load: () => import('../download/command.js') },
   audit: { summary: 'audit a written dataset: counts, realized ratios vs recipe, duplicates, scores, manifest check', load: () => import('../audit/command.js') },
   recipes: { summary: 'list the published recipes in pipelines/', load: () => import('../recipes/command.js') },
   run: { summary: 'run a declarative pipeline file (pipelines/*.json)', load: () => import('../pipeline/command.js') },

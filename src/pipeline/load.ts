@@ -9,7 +9,7 @@ import { describeErrors, validator } from '../schemas.js';
 
 export interface StageSpec {
   name: string;
-  stage: 'ingest' | 'score' | 'coreset' | 'mix' | 'audit' | 'export' | 'filter' | 'report' | 'dedup';
+  stage: 'ingest' | 'score' | 'coreset' | 'mix' | 'audit' | 'export' | 'filter' | 'report' | 'dedup' | 'download';
   description?: string;
   with?: Record<string, string | number | boolean | string[]>;
 }

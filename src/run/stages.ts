@@ -10,6 +10,7 @@ const LOADERS: Record<string, () => Promise<StageDef>> = {
   export: async () => (await import('../export/command.js')).stage as StageDef,
   filter: async () => (await import('../filter/command.js')).stage as StageDef,
   dedup: async () => (await import('../dedup/command.js')).stage as StageDef,
+  download: async () => (await import('../download/command.js')).stage as StageDef,
 };
 
 export function isStage(command: string): boolean {
