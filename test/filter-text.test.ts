@@ -110,13 +110,18 @@ test('--c4: page rules reject, line rules clean the text that is kept', async ()
   assert.equal(kept.good, GOOD, 'the heading (no terminal punctuation), the javascript line and the cookie notice are gone');
 });
 
-test('the text-quality pipeline file runs on its sample: 2 pages kept, each other rejected by a named rule', async () => {
+test('the text-quality pipeline file runs on its sample: rules, then an exact and a near copy removed by dedup', async () => {
   const { ROOT } = await import('./helpers.js');
   const out = path.join(dir, 'pipeline');
   assert.equal(await quietMain(['run', path.join(ROOT, 'pipelines', 'text-quality.json'), '--out', out]), 0);
   const m = readManifestOf(path.join(out, 'quality'));
-  assert.deepEqual([m.read, m.rows], [7, 2]);
+  assert.deepEqual([m.read, m.rows], [9, 4]);
   assert.deepEqual(m.rejected_by_reason, { 'gopher:word_count': 1, 'gopher:stop_words': 1, 'gopher:bullet_lines': 1, 'c4:lorem_ipsum': 1, 'c4:curly_bracket': 1 });
+  // page 7 is page 0 in capitals with doubled spaces; page 8 is page 1 with one word changed
+  const exact = readManifestOf(path.join(out, 'exact'));
+  assert.deepEqual([exact.read, exact.rows, exact.rejected_by_reason], [4, 3, { duplicate: 1 }]);
+  const near = readManifestOf(path.join(out, 'near'));
+  assert.deepEqual([near.read, near.rows, near.rejected_by_reason], [3, 2, { near_duplicate: 1 }]);
 });
 
 test('interleaved documents are judged on their text segments joined, and never rewritten', async () => {
