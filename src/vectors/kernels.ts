@@ -1,12 +1,12 @@
 /**
- * The similarity kernels of the coreset stage, as small ONNX graphs run by onnxruntime (MLAS sgemm
+ * The similarity kernels of the vector engine (k-means, the coreset, deduplication), as small ONNX graphs run by onnxruntime (MLAS sgemm
  * on the CPU, cuBLAS under CUDA): nearest centroid by inner product (k-means assignment), pairs over
  * a cosine threshold inside a cluster (deduplication), and a plain product (k-means++ seeding).
  * Reductions happen inside the graph so the n x k similarity matrix never crosses into JavaScript.
  */
 import { createSession, ort, type Device } from '../onnx.js';
 import type { NpyArray } from '../util/npy.js';
-import { buildModel, type Initializer, type Node, type ValueInfo } from './onnx_graph.js';
+import { buildModel, type Initializer, type Node, type ValueInfo } from './onnx-graph.js';
 
 export type EmbDtype = 'float16' | 'float32';
 

@@ -6,11 +6,11 @@
  */
 import { UsageError } from '../errors.js';
 import { kmeansPlusPlus, randomInit } from './kmeans-init.js';
-import { GroupedNearest, NearestCentroid, CHUNK_ROWS, type KernelOptions } from './matmul.js';
+import { GroupedNearest, NearestCentroid, CHUNK_ROWS, type KernelOptions } from './kernels.js';
 import { Rng } from './rng.js';
-import { addRow, clampCos, gatherRows, normaliseRows, rowDot, subsample, type Matrix } from './vectors.js';
+import { addRow, clampCos, gatherRows, normaliseRows, rowDot, subsample, type Matrix } from './rows.js';
 
-export { inverseNorms, normaliseRows, subsample, type Matrix } from './vectors.js';
+export { inverseNorms, normaliseRows, subsample, type Matrix } from './rows.js';
 
 export interface KMeansOptions extends KernelOptions {
   k: number;
