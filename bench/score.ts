@@ -9,7 +9,8 @@
  *       load; PIL from MMCURATE_PIL_PYTHON, else .bench/venv-peers (Pillow from pip), else Debian's;
  *   (c) peak RSS of the scoring process.
  * Environment: BENCH_SCORE_BATCHES (default 30), BENCH_SCORE_BATCH (default 32), BENCH_SCORE_ROUNDS (default 3),
- * BENCH_SCORE_DEVICE (cpu), BENCH_SCORE_ONLY=preprocess (only (b), which needs only the model's preprocessor config).
+ * BENCH_SCORE_DEVICE (cpu), BENCH_SCORE_ONLY=preprocess (only (b), which needs only the model's preprocessor config)
+ * or BENCH_SCORE_ONLY=e2e (only (a) and (c)).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -211,7 +212,7 @@ export async function benchScore(): Promise<string> {
     );
     await ingest({ kind: 'caption', inputs: [path.join(tmp, 'raw', 'captions.jsonl')], out: path.join(tmp, 'ds'), quiet: true, workers: 1 });
 
-    const pre = await benchPreprocess(path.join(tmp, 'raw'), MODEL);
+    const pre = ONLY === 'e2e' ? [] : await benchPreprocess(path.join(tmp, 'raw'), MODEL);
 
     // End to end in its own process (for its peak RSS): Parquet in, decode, preprocess, both towers, Parquet out.
     const script = path.join(tmp, 'e2e.mjs');
