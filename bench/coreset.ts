@@ -115,7 +115,7 @@ async function benchKmeans(rows: (string | number)[][], notes: string[]): Promis
   rows.push(['', `mmcurate, ${THREADS} threads`, spread(o.map((x) => x.train_s), 1), spread(o.map((x) => x.cpu_s), 1), o0.inertia, loads(ol), `${(rss / 1e9).toFixed(2)} GB`]);
   rows.push(['', 'mmcurate / faiss, per pair', spread(wallRatio) + 'x', spread(cpuRatio) + 'x', pct(o0.inertia, f0.inertia), '', '']);
   notes.push(
-    `(a) faiss ${f0.faiss} under ${faissPython()}, BLAS ${f0.kernel}${peerEnv().OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${peerEnv().OPENBLAS_CORETYPE})` : ' (its own CPU detection)'}; ` +
+    `(a) faiss ${f0.faiss} under ${path.relative(ROOT, faissPython()).startsWith('..') ? faissPython() : path.relative(ROOT, faissPython())}, BLAS ${f0.kernel}${peerEnv().OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${peerEnv().OPENBLAS_CORETYPE})` : ' (its own CPU detection)'}; ` +
       `${REPEAT} pairs, faiss first in each; mmcurate searched per round: ${o0.searched.map((s) => Math.round(s / 1000) + 'K').join(' ')}; ` +
       `inertia median ${median(f.map((x) => x.inertia)).toFixed(1)} (faiss) vs ${median(o.map((x) => x.inertia)).toFixed(1)} (mmcurate), the same in every run.`,
   );

@@ -239,6 +239,7 @@ process.stdout.write(JSON.stringify({ wall: (performance.now() - t) / 1000, cpu:
       const runLog = JSON.parse(readFileSync(path.join(tmp, 'out', 'run-log.json'), 'utf8')) as { timings_ms: Record<string, number> };
       const loadS = (runLog.timings_ms.model_load ?? 0) / 1000;
       e2e.push({ rate: manifest.rows / (wall - loadS), cpuRate: manifest.rows / cpu, rateWithLoad: manifest.rows / wall, loadS, waitMs: runLog.timings_ms.model_waiting_for_input ?? NaN, rss: run.peakRssBytes, rows: manifest.rows, provider: manifest.model.provider });
+      process.stderr.write(`score bench round ${round + 1}/${ROUNDS}: bare ${bare.at(-1)!.rate.toFixed(2)} pairs/s, end to end ${e2e.at(-1)!.rate.toFixed(2)} pairs/s, load ${loads.at(-1)!.toFixed(1)}\n`);
     }
     const ratio = e2e.map((e, i) => (100 * e.rate) / bare[i]!.rate);
     const cpuRatio = e2e.map((e, i) => (100 * e.cpuRate) / bare[i]!.cpuRate);
