@@ -1,25 +1,29 @@
 /**
- * `npm run bench -- coreset` (figures, not a test): the coreset engine against Debian's python3-faiss,
- * on the same data, with the same thread count, in the same run.
- *   (a) spherical k-means, 200K x 512 float32, k = 1,000, 10 iterations: wall time and final inertia
- *       (sum over all rows of |x - c|², c the nearest final centroid) vs faiss.Kmeans(spherical=True);
- *   (b) ml-kmeans (the design card's library) on a subsample of the same task, extrapolated;
- *   (c) the whole Bunny recipe (k-means, dedup 0.86 middle, bands 40-60 / 15-35, sample n/1000) on
- *       2M x 768 float16 in the LAION layout (bench/peers/laion_like.py) vs bench/peers/bunny_faiss.py
- *       (faiss + numpy, the clip score computed part by part): wall time, peak RSS, per-step counts.
- * Environment: BENCH_CORESET_PARTS (a,b,c; default all), BENCH_CORESET_N (rows for (c), default
- * 2,000,000), BENCH_CORESET_K (k for (c), default 2,000), BENCH_CORESET_THREADS (default: all cores),
- * BENCH_CORESET_DIR (data folder, default .bench/coreset; generated once, ~6 GB for (c)),
- * BENCH_CORESET_REPEAT (runs of (a) per tool, alternating, best kept; default 2).
+ * `npm run bench -- coreset` (figures, not a test): the coreset's vector engine and recipe against faiss, on the
+ * same data, with the same thread count, in the same run, each pair interleaved (A/B/A/B) BENCH_CORESET_REPEAT times,
+ * wall and CPU seconds side by side, the load average printed with every run and the spread (median, min-max) given.
+ *   (a) spherical k-means, 200K x 512 float32, k = 1,000, 10 iterations: training time and final inertia (sum over
+ *       all rows of |x - c|², c the nearest final centroid) vs faiss.Kmeans(spherical=True) (bench/peers/faiss_kmeans.py);
+ *   (b) ml-kmeans (the design card's JavaScript library) on a subsample of the same task, extrapolated;
+ *   (c) the whole Bunny recipe (k-means, dedup 0.86 middle, bands 40-60 / 15-35, sample n/1000) on 2M x 768 float16
+ *       in the LAION layout (bench/peers/laion_like.py) vs bench/peers/bunny_faiss.py (faiss + numpy + scipy, the clip
+ *       score computed part by part): wall and CPU time, peak RSS, per-step counts.
+ * The peer runs as its users would run it: faiss-cpu from pip (1.15.1 when measured) with its own OpenBLAS on the
+ * kernel that suits the CPU (below), else Debian's python3-faiss; the kernel it ran is printed.
+ * Environment: MMCURATE_FAISS_PYTHON (the Python with faiss; default .bench/venv-peers/bin/python when it exists, else
+ * /usr/bin/python3, Debian's python3-faiss), BENCH_OPENBLAS_CORETYPE (force the peer's OpenBLAS kernel),
+ * BENCH_CORESET_PARTS (a,b,c; default all), BENCH_CORESET_N (rows for (c), default 2,000,000), BENCH_CORESET_K (k for
+ * (c), default 2,000), BENCH_CORESET_THREADS (default: all cores), BENCH_CORESET_DIR (data folder, default
+ * .bench/coreset; generated once, ~6 GB for (c)), BENCH_CORESET_REPEAT (pairs per task, default 3).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, table, timeNode } from './util.js';
+import { load, median, peerPython, ROOT, spread, table, timeNode } from './util.js';
 
 const PY = '/usr/bin/python3';
-/** The Python peers and the data generator (bench/peers/, copied next to the compiled benchmarks' sources). */
+/** The Python peers and the data generator (bench/peers/, next to the compiled benchmarks' sources). */
 const PEERS = path.join(ROOT, 'bench', 'peers');
 const DIR = process.env.BENCH_CORESET_DIR ?? path.join(ROOT, '.bench', 'coreset');
 const THREADS = Number(process.env.BENCH_CORESET_THREADS ?? os.cpus().length);
@@ -27,7 +31,35 @@ const PARTS = (process.env.BENCH_CORESET_PARTS ?? 'a,b,c').split(',');
 const N_C = Number(process.env.BENCH_CORESET_N ?? 2_000_000);
 const K_C = Number(process.env.BENCH_CORESET_K ?? 2000);
 const HERE = path.dirname(new URL(import.meta.url).pathname);
-const REPEAT = Number(process.env.BENCH_CORESET_REPEAT ?? 2);
+const REPEAT = Math.max(1, Number(process.env.BENCH_CORESET_REPEAT ?? 3));
+
+/** The Python with faiss (and numpy, scipy; threadpoolctl to name the BLAS kernel). */
+export function faissPython(): string {
+  return peerPython('MMCURATE_FAISS_PYTHON');
+}
+
+/** Whether this CPU (as the kernel shows it to us) has AVX-512F. */
+function hasAvx512(): boolean {
+  try {
+    return /^flags\s*:.*\bavx512f\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The peer's environment. An OPENBLAS_CORETYPE inherited from the machine (some set Haswell for old OpenBLAS builds)
+ * would pin the peer to AVX2 kernels on an AVX-512 CPU, so it is dropped; on an AVX-512 CPU the peer gets SkylakeX,
+ * because OpenBLAS 0.3.x names Zen 4/5 wrongly (Barcelona or Zen: AVX2 kernels); elsewhere its own detection stands.
+ * BENCH_OPENBLAS_CORETYPE forces a kernel.
+ */
+export function peerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(THREADS), OPENBLAS_NUM_THREADS: String(THREADS) };
+  delete env.OPENBLAS_CORETYPE;
+  const forced = process.env.BENCH_OPENBLAS_CORETYPE ?? (hasAvx512() ? 'SkylakeX' : undefined);
+  if (forced) env.OPENBLAS_CORETYPE = forced;
+  return env;
+}
 
 function python(code: string, args: string[] = []): string {
   const r = spawnSync(PY, ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 64 << 20 });
@@ -49,48 +81,59 @@ x /= np.linalg.norm(x, axis=1, keepdims=True); np.save(sys.argv[1], x.astype(np.
   return file;
 }
 
-const FAISS_KMEANS = `import sys, time, json, resource, numpy as np, faiss
-x = np.load(sys.argv[1]); k = int(sys.argv[2])
-t = time.time(); km = faiss.Kmeans(x.shape[1], k, niter=10, seed=1, spherical=True, max_points_per_centroid=256); km.train(x); train = time.time() - t
-D, I = km.index.search(x, 1)
-print(json.dumps({"train_s": train, "inertia": float((2 - 2 * D[:, 0].astype(np.float64)).sum()), "threads": faiss.omp_get_max_threads(), "maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))`;
+/** One run of a Python peer script; its last stdout line. */
+function runPeer(script: string, args: string[]): { line: string; wall: number } {
+  const t = performance.now();
+  const r = spawnSync(faissPython(), [path.join(PEERS, script), ...args], { encoding: 'utf8', env: peerEnv(), maxBuffer: 16 << 20 });
+  const wall = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${script} under ${faissPython()} failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
+  return { line: r.stdout.trim().split('\n').at(-1)!, wall };
+}
 
-async function benchKmeans(rows: (string | number)[][]): Promise<void> {
+const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(2)}%`;
+const loads = (l: number[]) => `load ${l.map((x) => x.toFixed(1)).join('/')}`;
+
+async function benchKmeans(rows: (string | number)[][], notes: string[]): Promise<void> {
   const file = kmeansData();
-  // The machine may be shared: alternate the two, REPEAT times each, and keep each one's best time.
-  type F = { train_s: number; inertia: number; threads: number; maxrss_gb: number };
-  type O = { train_s: number; inertia: number; searched: number[] };
-  let f: F | undefined, o: O | undefined, ours: ReturnType<typeof timeNode> | undefined;
+  type F = { train_s: number; cpu_s: number; inertia: number; faiss: string; threads: number; kernel: string; maxrss_gb: number };
+  type O = { train_s: number; cpu_s: number; inertia: number; searched: number[] };
+  const f: F[] = [], o: O[] = [], fl: number[] = [], ol: number[] = [];
+  let rss = 0;
   for (let rep = 0; rep < REPEAT; rep++) {
-    const fr = JSON.parse(python(FAISS_KMEANS, [file, '1000'])) as F;
-    if (!f || fr.train_s < f.train_s) f = fr;
+    fl.push(load());
+    f.push(JSON.parse(runPeer('faiss_kmeans.py', [file, '1000']).line) as F);
+    ol.push(load());
     const run = timeNode(path.join(HERE, 'coreset-kmeans.js'), [file, '1000', String(THREADS)]);
-    const or = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as O;
-    if (!o || or.train_s < o.train_s) [o, ours] = [or, run];
+    o.push(JSON.parse(run.stdout.trim().split('\n').at(-1)!) as O);
+    rss = Math.max(rss, run.peakRssBytes);
   }
-  if (!f || !o || !ours) throw new Error('BENCH_CORESET_REPEAT must be at least 1');
-  rows.push(['(a) k-means 200K x 512 f32, k=1000, 10 it', `faiss ${f.threads} threads`, f.train_s, f.inertia, `best of ${REPEAT}`, `${f.maxrss_gb.toFixed(2)} GB`]);
-  rows.push([
-    '',
-    `mmcurate ${THREADS} threads`,
-    o.train_s,
-    o.inertia,
-    `${(o.train_s / f.train_s).toFixed(2)}x faiss time, inertia ${(((o.inertia - f.inertia) / f.inertia) * 100).toFixed(2)}%; points searched per round: ${o.searched.map((s) => Math.round(s / 1000) + 'K').join(' ')}`,
-    `${(ours.peakRssBytes / 1e9).toFixed(2)} GB`,
-  ]);
+  const f0 = f[0]!, o0 = o[0]!;
+  const wallRatio = o.map((x, i) => x.train_s / f[i]!.train_s);
+  const cpuRatio = o.map((x, i) => x.cpu_s / f[i]!.cpu_s);
+  const task = '(a) k-means 200K x 512 f32, k=1000, 10 it';
+  rows.push([task, `faiss ${f0.faiss}, ${f0.threads} threads`, spread(f.map((x) => x.train_s), 1), spread(f.map((x) => x.cpu_s), 1), f0.inertia, loads(fl), `${f0.maxrss_gb.toFixed(2)} GB`]);
+  rows.push(['', `mmcurate, ${THREADS} threads`, spread(o.map((x) => x.train_s), 1), spread(o.map((x) => x.cpu_s), 1), o0.inertia, loads(ol), `${(rss / 1e9).toFixed(2)} GB`]);
+  rows.push(['', 'mmcurate / faiss, per pair', spread(wallRatio) + 'x', spread(cpuRatio) + 'x', pct(o0.inertia, f0.inertia), '', '']);
+  notes.push(
+    `(a) faiss ${f0.faiss} under ${path.relative(ROOT, faissPython()).startsWith('..') ? faissPython() : path.relative(ROOT, faissPython())}, BLAS ${f0.kernel}${peerEnv().OPENBLAS_CORETYPE ? ` (OPENBLAS_CORETYPE=${peerEnv().OPENBLAS_CORETYPE})` : ' (its own CPU detection)'}; ` +
+      `${REPEAT} pairs, faiss first in each; mmcurate searched per round: ${o0.searched.map((s) => Math.round(s / 1000) + 'K').join(' ')}; ` +
+      `inertia median ${median(f.map((x) => x.inertia)).toFixed(1)} (faiss) vs ${median(o.map((x) => x.inertia)).toFixed(1)} (mmcurate), the same in every run.`,
+  );
 }
 
 async function benchMlKmeans(rows: (string | number)[][]): Promise<void> {
+  const l = load();
   const r = timeNode(path.join(HERE, 'coreset-kmeans.js'), [kmeansData(), '1000', String(THREADS), 'ml-kmeans']);
   const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { sub: number; iters: number; ml_s_per_iter: number; ours_s_per_iter: number };
   const extrapolated = o.ml_s_per_iter * (200_000 / o.sub) * 10;
   rows.push([
-    '(b) ml-kmeans, same task',
-    'ml-kmeans 7 (JS, 1 thread)',
+    '(b) ml-kmeans 7 (JS, 1 thread), same task',
+    `extrapolated from ${o.iters} it on ${o.sub / 1000}K rows`,
     extrapolated,
     'n/a',
-    `extrapolated from ${o.iters} iterations on ${o.sub / 1000}K rows: ${o.ml_s_per_iter.toFixed(1)} s/iteration there vs ${o.ours_s_per_iter.toFixed(2)} s for ours (${(o.ml_s_per_iter / o.ours_s_per_iter).toFixed(0)}x)`,
-    '',
+    'n/a',
+    `load ${l.toFixed(1)}`,
+    `${o.ml_s_per_iter.toFixed(1)} s/it vs ${o.ours_s_per_iter.toFixed(2)} for ours (${(o.ml_s_per_iter / o.ours_s_per_iter).toFixed(0)}x)`,
   ]);
 }
 
@@ -104,39 +147,45 @@ function laionData(): string {
   return dir;
 }
 
-async function benchBunny(rows: (string | number)[][]): Promise<void> {
+async function benchBunny(rows: (string | number)[][], notes: string[]): Promise<void> {
   const input = laionData();
   const out = path.join(DIR, 'bunny-out');
-  rmSync(out, { recursive: true, force: true });
   const target = String(Math.max(1, Math.floor(N_C / 1000)));
   const args = ['--input', input, '--recipe', 'bunny-laion-2m', '--k', String(K_C), '--target', target, '--threads', String(THREADS), '--out', out, '--quiet'];
-  const ours = timeNode(path.join(HERE, 'coreset-cli.js'), args);
-  const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { steps: { out: number }[] };
-  const log = JSON.parse(readFileSync(path.join(out, 'run-log.json'), 'utf8')) as { timings_s: Record<string, number> };
-  rmSync(out, { recursive: true, force: true });
-  const fr = spawnSync(PY, [path.join(PEERS, 'bunny_faiss.py'), input, String(K_C)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) }, maxBuffer: 16 << 20 });
-  if (fr.status !== 0) throw new Error(`bunny_faiss.py failed: ${fr.stderr.slice(-2000)}`);
-  const line = fr.stdout.trim();
-  const total = Number(/total=([\d.]+)s/.exec(line)?.[1]);
-  const rss = Number(/maxrss=([\d.]+)GB/.exec(line)?.[1]);
-  const counts = /dedup kept (\d+) \([\d.]+%\) -> (\d+) -> (\d+) -> (\d+)/.exec(line)?.slice(1).join(' -> ') ?? '?';
-  const phases = /\| (load=.*?) \| total/.exec(line)?.[1] ?? '';
-  const t = log.timings_s;
-  rows.push([`(c) Bunny recipe ${N_C / 1e6}M x 768 f16, k=${K_C}`, `bench/peers/bunny_faiss.py ${THREADS} threads`, total, `${N_C} -> ${counts}`, phases, `${rss.toFixed(2)} GB`]);
-  rows.push([
-    '',
-    `mmcurate coreset ${THREADS} threads`,
-    ours.seconds,
-    m.steps.map((s) => s.out).join(' -> '),
-    `${(ours.seconds / total).toFixed(2)}x faiss time; ${Object.entries(t).map(([k, v]) => `${k}=${v.toFixed(1)}s`).join(' ')}`,
-    `${(ours.peakRssBytes / 1e9).toFixed(2)} GB (${((ours.peakRssBytes / 1e9 / rss) * 100).toFixed(0)}% of faiss)`,
-  ]);
+  const f: { wall: number; cpu: number; rss: number; counts: string; line: string }[] = [];
+  const o: { wall: number; cpu: number; rss: number; counts: string; steps: string }[] = [];
+  const fl: number[] = [], ol: number[] = [];
+  for (let rep = 0; rep < REPEAT; rep++) {
+    fl.push(load());
+    const { line, wall } = runPeer('bunny_faiss.py', [input, String(K_C)]);
+    f.push({
+      wall,
+      cpu: Number(/cpu=([\d.]+)s/.exec(line)?.[1]),
+      rss: Number(/maxrss=([\d.]+)GB/.exec(line)?.[1]),
+      counts: `${N_C} -> ${/dedup kept (\d+) \([\d.]+%\) -> (\d+) -> (\d+) -> (\d+)/.exec(line)?.slice(1).join(' -> ') ?? '?'}`,
+      line,
+    });
+    ol.push(load());
+    rmSync(out, { recursive: true, force: true });
+    const ours = timeNode(path.join(HERE, 'coreset-cli.js'), args);
+    const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { steps: { out: number }[] };
+    const log = JSON.parse(readFileSync(path.join(out, 'run-log.json'), 'utf8')) as { timings_s: Record<string, number> };
+    o.push({ wall: ours.seconds, cpu: ours.cpuSeconds, rss: ours.peakRssBytes / 1e9, counts: m.steps.map((s) => s.out).join(' -> '), steps: Object.entries(log.timings_s).map(([k, v]) => `${k}=${v.toFixed(1)}s`).join(' ') });
+    rmSync(out, { recursive: true, force: true });
+  }
+  const task = `(c) Bunny recipe ${N_C / 1e6}M x 768 f16, k=${K_C}`;
+  rows.push([task, 'bench/peers/bunny_faiss.py', spread(f.map((x) => x.wall), 1), spread(f.map((x) => x.cpu), 1), f[0]!.counts, loads(fl), `${Math.max(...f.map((x) => x.rss)).toFixed(2)} GB`]);
+  rows.push(['', 'mmcurate coreset', spread(o.map((x) => x.wall), 1), spread(o.map((x) => x.cpu), 1), o[0]!.counts, loads(ol), `${Math.max(...o.map((x) => x.rss)).toFixed(2)} GB`]);
+  rows.push(['', 'mmcurate / peer, per pair', spread(o.map((x, i) => x.wall / f[i]!.wall)) + 'x', spread(o.map((x, i) => x.cpu / f[i]!.cpu)) + 'x', '', '', `${((Math.max(...o.map((x) => x.rss)) / Math.max(...f.map((x) => x.rss))) * 100).toFixed(0)}% of the peer's`]);
+  notes.push(`(c) peer: ${f[0]!.line.split(' | ').slice(0, 2).join(' | ')}; mmcurate steps (first run): ${o[0]!.steps}.`);
 }
 
 export async function benchCoreset(): Promise<string> {
   const rows: (string | number)[][] = [];
-  if (PARTS.includes('a')) await benchKmeans(rows);
+  const notes: string[] = [];
+  if (PARTS.includes('a')) await benchKmeans(rows, notes);
   if (PARTS.includes('b')) await benchMlKmeans(rows);
-  if (PARTS.includes('c')) await benchBunny(rows);
-  return `## coreset\n\n${table(['task', 'tool', 'wall s', 'inertia / counts', 'notes', 'peak RSS'], rows)}\n`;
+  if (PARTS.includes('c')) await benchBunny(rows, notes);
+  const head = ['task', 'tool', 'wall s, median (min-max)', 'CPU s, median (min-max)', 'inertia / counts', 'load avg (1 min) per run', 'peak RSS / notes'];
+  return `## coreset\n\n${table(head, rows)}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
 }

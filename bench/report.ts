@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Rng } from '../src/coreset/rng.js';
+import { Rng } from '../src/vectors/index.js';
 import { recordId } from '../src/records.js';
 import { ShardWriter } from '../src/write/shard-writer.js';
 import { buildManifest, writeManifest } from '../src/write/manifest.js';

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- NAME...]`: runs the benchmarks (figures, not tests) and prints one Markdown table each;
- * the tables are also written to .bench/results.md. Names: ingest (and those the other stages register).
+ * the tables are also written to .bench/results.md. Names: ingest (and those the other stages register); the
+ * peer comparisons (coreset: faiss, score: Pillow and the bare model) run each pair interleaved, CPU time beside wall.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   storage: async () => (await import('./storage.js')).benchStorage(),
   dedup: async () => (await import('./dedup.js')).benchDedup(),
   download: async () => (await import('./download.js')).benchDownload(),
+  score: async () => (await import('./score.js')).benchScore(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

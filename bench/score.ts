@@ -1,13 +1,16 @@
 /**
  * `npm run bench:score` (figures, not a test): the score stage against a ViT-B/32-sized CLIP
  * (scripts/make_bench_clip.py, random weights, in .bench/clip-vit-b32).
- *   (a) end-to-end `mmcurate score` rows/s vs the bare sessions (vision + text session.run on pre-made
- *       tensors, same batch): the target is >= 85% of the bare model;
+ *   (a) end-to-end `mmcurate score` pairs/s vs the bare sessions (vision + text session.run on pre-made
+ *       tensors, same batch), over BENCH_SCORE_BATCHES batches (default 30), bare and end to end alternating
+ *       BENCH_SCORE_ROUNDS times (default 3): the ratio per pair with its spread; target >= 90%;
  *   (b) preprocessing images per CPU second on one core vs PIL + numpy doing the same decode/resize/crop/normalise
- *       (>= 1.5x), alternating with it so both see the same machine load;
+ *       (>= 1.5x) at 500x375, 1024x768, 1600x1200 and 4000x3000, alternating with it so both see the same machine
+ *       load; PIL from MMCURATE_PIL_PYTHON, else .bench/venv-peers (Pillow from pip), else Debian's;
  *   (c) peak RSS of the scoring process.
- * Environment: BENCH_SCORE_N (pairs, default 96), BENCH_SCORE_BATCH (default 32), BENCH_SCORE_DEVICE (cpu),
- * BENCH_SCORE_ONLY=preprocess (only (b): a minute instead of several).
+ * Environment: BENCH_SCORE_BATCHES (default 30), BENCH_SCORE_BATCH (default 32), BENCH_SCORE_ROUNDS (default 3),
+ * BENCH_SCORE_DEVICE (cpu), BENCH_SCORE_ONLY=preprocess (only (b), which needs only the model's preprocessor config)
+ * or BENCH_SCORE_ONLY=e2e (only (a) and (c)).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,11 +21,13 @@ import sharp from 'sharp';
 import { ingest } from '../src/ingest/command.js';
 import { loadModel } from '../src/score/model.js';
 import { preprocessImage } from '../src/score/preprocess.js';
-import { ROOT, table, timeNode } from './util.js';
+import { load, peerPython, ROOT, spread, table, timeNode } from './util.js';
 
 const MODEL = path.join(ROOT, '.bench', 'clip-vit-b32');
-const N = Number(process.env.BENCH_SCORE_N ?? 96);
 const BATCH = Number(process.env.BENCH_SCORE_BATCH ?? 32);
+const N = BATCH * Number(process.env.BENCH_SCORE_BATCHES ?? 30);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_SCORE_ROUNDS ?? 3));
+const PIL_PYTHON = peerPython('MMCURATE_PIL_PYTHON');
 const DEVICE = (process.env.BENCH_SCORE_DEVICE ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const ONLY = process.env.BENCH_SCORE_ONLY;
 
@@ -54,18 +59,19 @@ async function makeImages(dir: string, n: number): Promise<string[]> {
 
 interface PreRow {
   label: string;
-  /** Images per CPU second (all threads of the process), ours and PIL's. */
-  ours: number;
-  pil: number;
+  /** Images per CPU second (all threads of the process), ours and PIL's, per round. */
+  ours: number[];
+  pil: number[];
   /** Images per wall-clock second, for comparison. */
-  oursWall: number;
-  pilWall: number;
+  oursWall: number[];
+  pilWall: number[];
+  load: number[];
 }
 
 /** PIL + numpy doing exactly what preprocess.ts does; prints images per CPU second and per wall second. */
 function pilScript(cfg: { mean: number[]; std: number[] }, reps: number): string {
   return `
-import sys, time, numpy as np
+import sys, time, numpy as np, PIL
 from PIL import Image, ImageOps
 files = sys.argv[1:]
 mean = np.array(${JSON.stringify(cfg.mean)}, dtype=np.float32); std = np.array(${JSON.stringify(cfg.std)}, dtype=np.float32)
@@ -83,7 +89,7 @@ c = time.process_time(); t = time.perf_counter()
 for r in range(${reps}):
     for f in files: pre(f)
 n = ${reps} * len(files)
-print(n / (time.process_time() - c), n / (time.perf_counter() - t))
+print(n / (time.process_time() - c), n / (time.perf_counter() - t), PIL.__version__)
 `;
 }
 
@@ -100,59 +106,60 @@ async function benchPreprocess(dir: string, cfgDir: string): Promise<PreRow[]> {
     ['JPEG 500x375', 500, 375],
     ['JPEG 1024x768', 1024, 768],
     ['JPEG 1600x1200', 1600, 1200],
+    ['JPEG 4000x3000', 4000, 3000],
   ];
   const card = path.join(ROOT, 'test', 'fixtures', 'preprocess', 'large_800x600.jpg');
   const rows: PreRow[] = [];
-  const reps = 2;
   const rounds = 4;
   for (const [label, w, h] of classes) {
     const files: string[] = [];
-    for (let i = 0; i < 12; i++) {
+    const count = w * h > 4e6 ? 6 : 12;
+    const reps = w * h > 4e6 ? 1 : 2;
+    for (let i = 0; i < count; i++) {
       const f = path.join(dir, `pre_${w}_${i}.jpg`);
       await sharp(card).rotate(90 * (i % 2)).resize(w, h, { fit: 'cover' }).modulate({ hue: i * 29 }).jpeg({ quality: 85 }).toFile(f);
       files.push(f);
     }
     const bytes = files.map((f) => readFileSync(f));
     const n = reps * bytes.length;
-    let cpu = 0;
-    let wall = 0;
-    let pilCpu = 0;
-    let pilWall = 0;
+    const row: PreRow = { label, ours: [], pil: [], oursWall: [], pilWall: [], load: [] };
     for (let round = 0; round < rounds; round++) {
+      row.load.push(load());
       sharp.concurrency(1);
-      for (const b of bytes.slice(0, 3)) await preprocessImage(b, cfg); // warm-up
+      for (const b of bytes.slice(0, 2)) await preprocessImage(b, cfg); // warm-up
       const c = process.cpuUsage();
       const t = performance.now();
       for (let r = 0; r < reps; r++) for (const b of bytes) await preprocessImage(b, cfg);
-      wall += (performance.now() - t) / 1000;
+      const wall = (performance.now() - t) / 1000;
       const used = process.cpuUsage(c);
-      cpu += (used.user + used.system) / 1e6;
+      row.ours.push(n / ((used.user + used.system) / 1e6));
+      row.oursWall.push(n / wall);
       sharp.concurrency(0);
-      const py = spawnSync('/usr/bin/python3', ['-c', pilScript(cfg, reps), ...files], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
-      if (py.status !== 0) {
-        process.stderr.write(`PIL reference failed: ${py.stderr.slice(-500)}\n`);
-        pilCpu = pilWall = NaN;
-        break;
-      }
-      const [pc, pw] = py.stdout.trim().split(' ').map(Number);
-      pilCpu += n / pc!;
-      pilWall += n / pw!;
+      const py = spawnSync(PIL_PYTHON, ['-c', pilScript(cfg, reps), ...files], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
+      if (py.status !== 0) throw new Error(`the PIL peer (${PIL_PYTHON}) failed: ${py.stderr.slice(-500)}`);
+      const [pc, pw, version] = py.stdout.trim().split(' ');
+      pilVersion = version!;
+      row.pil.push(Number(pc));
+      row.pilWall.push(Number(pw));
     }
-    const total = rounds * n;
-    rows.push({ label, ours: total / cpu, pil: total / pilCpu, oursWall: total / wall, pilWall: total / pilWall });
+    rows.push(row);
   }
   return rows;
 }
 
+let pilVersion = '?';
+
 function preRow(p: PreRow): string[] {
+  const ratio = p.ours.map((o, i) => o / p.pil[i]!);
+  const wall = p.oursWall.map((o, i) => o / p.pilWall[i]!);
   return [
-    `preprocess 1 core, ${p.label}: ours / PIL+numpy (images per CPU second; wall-clock ratio in brackets)`,
-    `${p.ours.toFixed(1)} / ${p.pil.toFixed(1)} = ${(p.ours / p.pil).toFixed(2)}x (${(p.oursWall / p.pilWall).toFixed(2)}x)`,
+    `preprocess 1 core, ${p.label}: ours / Pillow ${pilVersion} + numpy, images per CPU second (per-round ratio: median (min-max); wall-clock ratio after it)`,
+    `${spread(p.ours, 1)} / ${spread(p.pil, 1)}: ${spread(ratio)}x (wall ${spread(wall)}x); load ${p.load.map((l) => l.toFixed(1)).join('/')}`,
     '>= 1.5x',
   ];
 }
 
-async function benchBare(files: string[]): Promise<{ rate: number; loadS: number }> {
+async function benchBare(files: string[]): Promise<{ rate: number; cpuRate: number; loadS: number }> {
   const t0 = performance.now();
   const model = await loadModel(MODEL, { device: DEVICE, log: () => {} });
   const loadS = (performance.now() - t0) / 1000;
@@ -168,27 +175,36 @@ async function benchBare(files: string[]): Promise<{ rate: number; loadS: number
   await model.embedImages(pixels, BATCH); // warm-up
   await model.embedTexts(texts);
   const batches = Math.ceil(N / BATCH);
+  const c = process.cpuUsage();
   const t = performance.now();
   for (let b = 0; b < batches; b++) {
     await model.embedImages(pixels, BATCH);
     await model.embedTexts(texts);
   }
   const rate = (batches * BATCH) / ((performance.now() - t) / 1000);
+  const used = process.cpuUsage(c);
   await model.close();
-  return { rate, loadS };
+  return { rate, cpuRate: (batches * BATCH) / ((used.user + used.system) / 1e6), loadS };
 }
 
 export async function benchScore(): Promise<string> {
-  if (!existsSync(path.join(MODEL, 'onnx', 'vision_model.onnx'))) {
+  const haveModel = existsSync(path.join(MODEL, 'onnx', 'vision_model.onnx'));
+  if (ONLY === 'preprocess') {
+    // Only the preprocessor config is needed; the bench model copies the test model's.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmcurate-bench-pre-'));
+    try {
+      const rows = (await benchPreprocess(tmp, haveModel ? MODEL : path.join(ROOT, 'models', 'test-clip'))).map(preRow);
+      return ['## score: preprocessing only', '', table(['measure', 'value', 'target'], rows), ''].join('\n');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  if (!haveModel) {
     return `## score\n\nSkipped: no ViT-B/32-sized model in ${MODEL}. Build it with \`/usr/bin/python3 scripts/make_bench_clip.py\` (Debian torch + onnx, ~600 MB, git-ignored).\n`;
   }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmcurate-bench-score-'));
   try {
     mkdirSync(path.join(tmp, 'raw'));
-    if (ONLY === 'preprocess') {
-      const rows = (await benchPreprocess(path.join(tmp, 'raw'), MODEL)).map(preRow);
-      return ['## score: preprocessing only', '', table(['measure', 'value', 'target'], rows), ''].join('\n');
-    }
     const files = await makeImages(path.join(tmp, 'raw'), N);
     writeFileSync(
       path.join(tmp, 'raw', 'captions.jsonl'),
@@ -196,40 +212,54 @@ export async function benchScore(): Promise<string> {
     );
     await ingest({ kind: 'caption', inputs: [path.join(tmp, 'raw', 'captions.jsonl')], out: path.join(tmp, 'ds'), quiet: true, workers: 1 });
 
-    const pre = await benchPreprocess(path.join(tmp, 'raw'), MODEL);
-    const bare = await benchBare(files);
+    const pre = ONLY === 'e2e' ? [] : await benchPreprocess(path.join(tmp, 'raw'), MODEL);
 
     // End to end in its own process (for its peak RSS): Parquet in, decode, preprocess, both towers, Parquet out.
     const script = path.join(tmp, 'e2e.mjs');
     const cmd = pathToFileURL(path.join(ROOT, 'dist', 'src', 'score', 'command.js')).href;
     writeFileSync(script, `const { score } = await import(${JSON.stringify(cmd)});
+const c = process.cpuUsage();
 const t = performance.now();
 await score({ input: ${JSON.stringify(path.join(tmp, 'ds'))}, out: ${JSON.stringify(path.join(tmp, 'out'))}, model: ${JSON.stringify(MODEL)}, device: ${JSON.stringify(DEVICE)}, batch: ${BATCH}, quiet: true });
-process.stdout.write(String((performance.now() - t) / 1000));\n`);
-    const run = timeNode(script);
-    const wall = Number(run.stdout.trim());
-    const manifest = JSON.parse(readFileSync(path.join(tmp, 'out', 'manifest.json'), 'utf8')) as { rows: number; model: { provider: string } };
-    const runLog = JSON.parse(readFileSync(path.join(tmp, 'out', 'run-log.json'), 'utf8')) as { timings_ms: Record<string, number> };
-    // The machine may be shared: measure the bare model again after the end-to-end run and use the mean.
-    const bare2 = await benchBare(files);
-    const bareRate = (bare.rate + bare2.rate) / 2;
-    const loadS = (runLog.timings_ms.model_load ?? 0) / 1000;
-    const e2e = manifest.rows / (wall - loadS);
-    const cpu = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}`;
+const u = process.cpuUsage(c);
+process.stdout.write(JSON.stringify({ wall: (performance.now() - t) / 1000, cpu: (u.user + u.system) / 1e6 }));\n`);
+    // The machine may be shared: bare and end to end alternate, and each end-to-end run is compared with the bare
+    // run just before it.
+    type E2E = { rate: number; cpuRate: number; rateWithLoad: number; loadS: number; waitMs: number; rss: number; rows: number; provider: string };
+    const bare: Awaited<ReturnType<typeof benchBare>>[] = [];
+    const e2e: E2E[] = [];
+    const loads: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      loads.push(load());
+      bare.push(await benchBare(files));
+      rmSync(path.join(tmp, 'out'), { recursive: true, force: true });
+      const run = timeNode(script);
+      const { wall, cpu } = JSON.parse(run.stdout.trim()) as { wall: number; cpu: number };
+      const manifest = JSON.parse(readFileSync(path.join(tmp, 'out', 'manifest.json'), 'utf8')) as { rows: number; model: { provider: string } };
+      const runLog = JSON.parse(readFileSync(path.join(tmp, 'out', 'run-log.json'), 'utf8')) as { timings_ms: Record<string, number> };
+      const loadS = (runLog.timings_ms.model_load ?? 0) / 1000;
+      e2e.push({ rate: manifest.rows / (wall - loadS), cpuRate: manifest.rows / cpu, rateWithLoad: manifest.rows / wall, loadS, waitMs: runLog.timings_ms.model_waiting_for_input ?? NaN, rss: run.peakRssBytes, rows: manifest.rows, provider: manifest.model.provider });
+      process.stderr.write(`score bench round ${round + 1}/${ROUNDS}: bare ${bare.at(-1)!.rate.toFixed(2)} pairs/s, end to end ${e2e.at(-1)!.rate.toFixed(2)} pairs/s, load ${loads.at(-1)!.toFixed(1)}\n`);
+    }
+    const ratio = e2e.map((e, i) => (100 * e.rate) / bare[i]!.rate);
+    const cpuRatio = e2e.map((e, i) => (100 * e.cpuRate) / bare[i]!.cpuRate);
+    const cpuName = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}`;
     return [
-      `## score (ViT-B/32-sized CLIP, random weights; ${manifest.model.provider.toUpperCase()}; ${cpu}; batch ${BATCH}, ${N} caption pairs)`,
+      `## score (ViT-B/32-sized CLIP, random weights; ${e2e[0]!.provider.toUpperCase()}; ${cpuName}; batch ${BATCH}, ${N / BATCH} batches = ${N} caption pairs, ${ROUNDS} rounds)`,
       '',
       table(
-        ['measure', 'value', 'target'],
+        ['measure', 'value: median (min-max) over the rounds', 'target'],
         [
-          ['bare sessions: vision + text session.run on pre-made tensors (pairs/s; before, after)', `${bareRate.toFixed(2)} (${bare.rate.toFixed(2)}, ${bare2.rate.toFixed(2)})`, ''],
-          ['mmcurate score end to end, model load excluded (pairs/s)', e2e, ''],
-          ['end to end / bare', `${((100 * e2e) / bareRate).toFixed(1)}%`, '>= 85%'],
-          ['model load in the scoring process (s), excluded above', loadS, ''],
-          ['end to end including the model load (pairs/s)', manifest.rows / wall, ''],
-          ['model loop waiting for input (ms, whole run)', runLog.timings_ms.model_waiting_for_input ?? NaN, ''],
+          ['bare sessions: vision + text session.run on pre-made tensors (pairs/s)', spread(bare.map((b) => b.rate)), ''],
+          ['mmcurate score end to end, model load excluded (pairs/s)', spread(e2e.map((e) => e.rate)), ''],
+          ['end to end / bare, per round (%)', spread(ratio, 1), '>= 90%'],
+          ['the same per CPU second (pairs per CPU s; end to end includes the model load)', `${spread(e2e.map((e) => e.cpuRate))} / ${spread(bare.map((b) => b.cpuRate))} = ${spread(cpuRatio, 1)}%`, ''],
+          ['load average (1 min) at each round', loads.map((l) => l.toFixed(1)).join('/'), ''],
+          ['model load in the scoring process (s), excluded above', spread(e2e.map((e) => e.loadS)), ''],
+          ['end to end including the model load (pairs/s)', spread(e2e.map((e) => e.rateWithLoad)), ''],
+          ['model loop waiting for input (ms, whole run)', spread(e2e.map((e) => e.waitMs), 0), ''],
           ...pre.map(preRow),
-          ['peak RSS of the scoring process (MiB)', run.peakRssBytes / 2 ** 20, ''],
+          ['peak RSS of the scoring process (MiB)', spread(e2e.map((e) => e.rss / 2 ** 20), 0), ''],
         ],
       ),
       '',

@@ -1,5 +1,7 @@
 /** Shared by the benchmarks: timing a child process and reading its peak memory. */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,6 +10,8 @@ export const BIN = path.join(ROOT, 'bin', 'mmcurate');
 
 export interface Timed {
   seconds: number;
+  /** CPU seconds of the child (every thread, user + system); NaN where the child does not report it. */
+  cpuSeconds: number;
   peakRssBytes: number;
   stdout: string;
   stderr: string;
@@ -20,18 +24,19 @@ export function timeCli(args: string[]): Timed {
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`mmcurate ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const m = /peak_rss_bytes=(\d+)/.exec(r.stderr);
-  return { seconds, peakRssBytes: m ? Number(m[1]) : NaN, stdout: r.stdout, stderr: r.stderr };
+  return { seconds, cpuSeconds: NaN, peakRssBytes: m ? Number(m[1]) : NaN, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Runs a node script in a child process and reports its time and peak RSS. */
 export function timeNode(script: string, args: string[] = []): Timed {
-  const wrapper = `import {readFileSync} from 'node:fs';process.on('exit',()=>process.stderr.write('peak_rss_bytes='+Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status','utf8'))[1])*1024+'\\n'));await import(${JSON.stringify(script)});`;
+  const wrapper = `import {readFileSync} from 'node:fs';process.on('exit',()=>{const c=process.cpuUsage();process.stderr.write('peak_rss_bytes='+Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status','utf8'))[1])*1024+'\\ncpu_seconds='+(c.user+c.system)/1e6+'\\n');});await import(${JSON.stringify(script)});`;
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', wrapper, '--', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, cwd: ROOT });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(`${script} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const m = /peak_rss_bytes=(\d+)/.exec(r.stderr);
-  return { seconds, peakRssBytes: m ? Number(m[1]) : NaN, stdout: r.stdout, stderr: r.stderr };
+  const c = /cpu_seconds=([\d.e+-]+)/.exec(r.stderr);
+  return { seconds, cpuSeconds: c ? Number(c[1]) : NaN, peakRssBytes: m ? Number(m[1]) : NaN, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function table(headers: string[], rows: (string | number)[][]): string {
@@ -50,3 +55,32 @@ export function fmt(n: number): string {
 
 export const MB = 1e6;
 export const GiB = 1024 ** 3;
+
+/** The machine's 1-minute load average, printed beside every timing (the benchmarks may share the machine). */
+export function load(): number {
+  return os.loadavg()[0]!;
+}
+
+/** "median (min-max)" of a few runs: the spread says how far one figure can be trusted. */
+export function spread(values: number[], digits = 2): string {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  const f = (x: number) => x.toFixed(digits);
+  return v.length > 1 ? `${f(mid)} (${f(v[0]!)}-${f(v.at(-1)!)})` : f(mid);
+}
+
+export function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+/**
+ * The Python that runs a peer: the interpreter `envVar` names, else .bench/venv-peers/bin/python (the current faiss-cpu,
+ * Pillow and numpy from pip, see docs/benchmarks.md), else Debian's /usr/bin/python3 (python3-faiss 1.7.3, Pillow 9.4).
+ */
+export function peerPython(envVar: string): string {
+  const set = process.env[envVar];
+  if (set) return set;
+  const venv = path.join(ROOT, '.bench', 'venv-peers', 'bin', 'python');
+  return existsSync(venv) ? venv : '/usr/bin/python3';
+}

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './helpers.js';
 import { bandPositions, findBand, parseBand, sampleKey, type PairSource } from '../src/coreset/bands.js';
-import { Rng } from '../src/coreset/rng.js';
+import { Rng } from '../src/vectors/index.js';
 
 const ref = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'coreset', 'km_ref.json'), 'utf8')) as { band_positions: number[][] };
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { f32ToF16 } from '../src/util/float16.js';
-import { inverseNorms } from '../src/coreset/kmeans.js';
+import { inverseNorms } from '../src/vectors/index.js';
 import { createDedupKernel, dedupCluster, type ClusterMembers, type DedupRule } from '../src/coreset/dedup.js';
 import { synthClustered, type Synth } from '../src/coreset/synth.js';
 

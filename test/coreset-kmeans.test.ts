@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './helpers.js';
 import { readNpy } from '../src/util/npy.js';
-import { assign, inverseNorms, trainSpherical, type Matrix } from '../src/coreset/kmeans.js';
+import { assign, inverseNorms, trainSpherical, type Matrix } from '../src/vectors/index.js';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'coreset');
 // Written by scripts/coreset_reference.py with faiss and scikit-learn.
@@ -23,7 +23,7 @@ async function load(file: string): Promise<Matrix> {
 }
 
 async function inertia(x: Matrix, centroids: Float32Array, k: number): Promise<number> {
-  const { sim } = await assign(x, centroids, k);
+  const { cosine: sim } = await assign(x, centroids, k);
   let s = 0;
   for (const v of sim) s += 2 - 2 * v;
   return s;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { buildModel } from '../src/coreset/onnx_graph.js';
+import { buildModel } from '../src/vectors/onnx-graph.js';
 import { unpackFloat16 } from '../src/util/float16.js';
 import { mainStderr, quietMain } from './contract-helpers.js';
 import { DEMO, readHyparquet, readManifestOf, tmpDir } from './helpers.js';

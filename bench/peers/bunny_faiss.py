@@ -3,8 +3,8 @@
 it (faiss spherical k-means, per-cluster cosine matrix, connected components over cos > THRESH, the middle
 member kept, then the 40-60% clip-score band, the 15-35% centroid band and a seeded sample of n/1000), on the CPU.
 The clip score is computed part by part, so the text embeddings are never all in memory (a fair peer).
-Prints one line with the time per phase, the counts and the peak RSS in GB, and the BLAS kernel threadpoolctl
-reports when it is installed. Usage: bunny_faiss.py LAION_DIR K [THRESH]"""
+Prints one line with the time per phase, the total wall and CPU seconds, the counts and the peak RSS in GB, and the BLAS kernel threadpoolctl
+reports (blas_kernel.py). Usage: bunny_faiss.py LAION_DIR K [THRESH]"""
 import glob
 import os
 import resource
@@ -16,19 +16,13 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-
-def kernel():
-    try:
-        from threadpoolctl import threadpool_info
-        return ",".join(f"{i.get('internal_api')}:{i.get('architecture')}" for i in threadpool_info())
-    except Exception:  # threadpoolctl not installed
-        return "unknown"
+from blas_kernel import kernel
 
 
 def main():
     root, k = sys.argv[1], int(sys.argv[2])
     thresh = float(sys.argv[3]) if len(sys.argv) > 3 else 0.86
-    times, t0 = {}, [time.time()]
+    times, t0, c0 = {}, [time.time()], time.process_time()
 
     def lap(name):
         now = time.time()
@@ -84,7 +78,7 @@ def main():
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     phases = " ".join(f"{a}={b:.1f}s" for a, b in times.items())
     print(f"faiss {faiss.__version__} + numpy, n={n} d={d} k={k} threads={faiss.omp_get_max_threads()} kernel={kernel()} | {phases} | "
-          f"total={sum(times.values()):.1f}s | dedup kept {keep.sum()} ({100 * keep.mean():.1f}%) -> {len(band1)} -> {len(band2)} -> {len(final)} | maxrss={rss_gb:.2f}GB")
+          f"total={sum(times.values()):.1f}s cpu={time.process_time() - c0:.1f}s | dedup kept {keep.sum()} ({100 * keep.mean():.1f}%) -> {len(band1)} -> {len(band2)} -> {len(final)} | maxrss={rss_gb:.2f}GB")
 
 
 if __name__ == "__main__":

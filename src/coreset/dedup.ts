@@ -10,7 +10,7 @@
  *   over the upper triangle, so the member least similar to the centroid survives).
  */
 import type { NpyArray } from '../util/npy.js';
-import { PairKernel, type KernelOptions, type EmbDtype } from './matmul.js';
+import { PairKernel, type KernelOptions, type EmbDtype } from '../vectors/index.js';
 
 export const DEDUP_RULES = ['middle', 'far', 'near', 'max-score', 'semdedup'] as const;
 export type DedupRule = (typeof DEDUP_RULES)[number];

@@ -4,7 +4,7 @@
  * rotated by a known angle toward a random orthogonal direction, so its cosine to the original is
  * exactly cos(angle) — the ground truth deduplication must recover.
  */
-import { Rng } from './rng.js';
+import { Rng } from '../vectors/index.js';
 
 export interface SynthOptions {
   rows: number;

@@ -14,7 +14,7 @@ import { f16Table, f32ToF16 } from '../util/float16.js';
 import { NpyReader, readNpy, type NpyArray } from '../util/npy.js';
 import { createDedupKernel, dedupCluster } from './dedup.js';
 import { assignColumns, bucketClusters, bucketOf, carriesIds, packId, paths, readSampleLabels, rowColumns, STATUS, type CoresetTaskSpec } from './layout.js';
-import { CHUNK_ROWS, NearestCentroid, RowStats } from './matmul.js';
+import { CHUNK_ROWS, NearestCentroid, RowStats } from '../vectors/index.js';
 import { partOf, readPart } from './source.js';
 import { readSpilled, SpillWriter, type Cols } from './spill.js';
 

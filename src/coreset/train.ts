@@ -7,11 +7,9 @@ import { UsageError } from '../errors.js';
 import { f16ToF32, f32ToF16 } from '../util/float16.js';
 import { readNpy, writeNpy } from '../util/npy.js';
 import type { CoresetConfig } from './config.js';
-import { normaliseRows, trainSpherical, type KMeansResult } from './kmeans.js';
-import { CHUNK_ROWS, RowStats } from './matmul.js';
+import { CHUNK_ROWS, normaliseRows, Rng, RowStats, sampleSorted, trainSpherical, type KMeansResult } from '../vectors/index.js';
 import path from 'node:path';
 import { writeSampleLabels } from './layout.js';
-import { Rng, sampleSorted } from './rng.js';
 import { readPart, type SourceSpec } from './source.js';
 
 export interface TrainOutcome {

@@ -5,7 +5,7 @@
  * composition), and near copies made by word substitutions down to a target Jaccard similarity, with their
  * true Jaccard over word n-gram sets recorded. Seeded: the same options give the same corpus.
  */
-import { Rng } from '../coreset/rng.js';
+import { Rng } from '../vectors/index.js';
 
 export interface PlantedPair {
   /** Index of the planted copy, and of the document it copies (always earlier in the corpus). */

@@ -1,6 +1,6 @@
 /**
  * A tiny ONNX model builder: enough protobuf to describe a handful of operators (Gemm, Cast, TopK,
- * NonZero, ...) so the coreset kernels can be built in code instead of shipping .onnx files or a
+ * NonZero, ...) so the vector kernels can be built in code instead of shipping .onnx files or a
  * protobuf dependency. Only the fields we use are encoded; field numbers follow onnx/onnx.proto.
  */
 

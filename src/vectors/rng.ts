@@ -1,6 +1,6 @@
 /**
  * A small seeded PRNG (xoshiro128**, seeded through splitmix32) so that every random choice of the
- * coreset stage (training sample, initial centroids, empty-cluster splits, final sample) is a pure
+ * vector engine and the coreset stage (training sample, initial centroids, empty-cluster splits, final sample) is a pure
  * function of `--seed`: same seed, same ids, on every machine.
  */
 export class Rng {

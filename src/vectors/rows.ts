@@ -1,5 +1,5 @@
 /**
- * Embedding rows as the coreset holds them (float16 bits or float32, plus inverse norms) and the small
+ * Embedding rows as the vector engine holds them (float16 bits or float32, plus inverse norms) and the small
  * per-row operations k-means needs around the native products: norms, dot products, sums, gathers.
  */
 import { f16Table } from '../util/float16.js';

@@ -1,9 +1,9 @@
 /**
  * Initial centroids: faiss's (k distinct training points, seeded) or k-means++ (D² sampling).
  */
-import { ProductKernel, type KernelOptions } from './matmul.js';
+import { ProductKernel, type KernelOptions } from './kernels.js';
 import { Rng, randomPick } from './rng.js';
-import { rowInto, subsample, type Matrix } from './vectors.js';
+import { rowInto, subsample, type Matrix } from './rows.js';
 
 /** faiss's initialisation: k distinct training points (a seeded shuffle's first k), normalised. */
 export function randomInit(x: Matrix, k: number, rng: Rng): Float32Array {

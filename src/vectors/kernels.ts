@@ -1,12 +1,12 @@
 /**
- * The similarity kernels of the coreset stage, as small ONNX graphs run by onnxruntime (MLAS sgemm
+ * The similarity kernels of the vector engine (k-means, the coreset, deduplication), as small ONNX graphs run by onnxruntime (MLAS sgemm
  * on the CPU, cuBLAS under CUDA): nearest centroid by inner product (k-means assignment), pairs over
  * a cosine threshold inside a cluster (deduplication), and a plain product (k-means++ seeding).
  * Reductions happen inside the graph so the n x k similarity matrix never crosses into JavaScript.
  */
 import { createSession, ort, type Device } from '../onnx.js';
 import type { NpyArray } from '../util/npy.js';
-import { buildModel, type Initializer, type Node, type ValueInfo } from './onnx_graph.js';
+import { buildModel, type Initializer, type Node, type ValueInfo } from './onnx-graph.js';
 
 export type EmbDtype = 'float16' | 'float32';
 
@@ -34,7 +34,7 @@ function asFloat(name: string, out: string, input: EmbDtype): Node[] {
 
 /** The kernel's session for graph `model`, on the device the options ask for (CPU by default). */
 function openKernel(model: Uint8Array, opts: KernelOptions): ReturnType<typeof createSession> {
-  return createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads });
+  return createSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.threads, spinning: false });
 }
 
 /** What every kernel shares: its onnxruntime session, released when done. */
@@ -139,10 +139,12 @@ export class NearestCentroid extends Kernel {
 }
 
 /**
- * The two best inner products within each of `groups` groups of centroids (contiguous index ranges
- * of `size` centroids; the last group padded): what k-means' Yinyang bounds need — the best overall,
- * the runner-up in the winner's group, and the best of every other group — from one sgemm and one
- * TopK over a [n, groups, size] view. Padding columns carry a -1e30 bias, so they never win.
+ * What k-means' Yinyang bounds need from one sgemm over contiguous groups of `size` centroids (the last group
+ * padded): the best inner product in every group and its index there, and the runner-up inside the winning
+ * group. The group maxima are a ReduceMax/ArgMax over a [n, groups, size] view; the runner-up comes from the
+ * winner's group alone (gathered, its winner masked, reduced), so no TopK runs over the n x groups small
+ * slices, which cost onnxruntime more than the reductions and the [n, size] gather together. Padding columns
+ * carry a -1e30 bias, so they never win.
  */
 export class GroupedNearest extends Kernel {
   private constructor(
@@ -152,8 +154,6 @@ export class GroupedNearest extends Kernel {
     readonly input: EmbDtype,
     readonly groups: number,
     readonly size: number,
-    /** Results per group: 2, or 1 when groups hold one centroid. */
-    readonly per: number,
   ) {
     super(session);
   }
@@ -162,12 +162,12 @@ export class GroupedNearest extends Kernel {
     const size = Math.ceil(k / groups);
     const t = Math.ceil(k / size);
     const kp = t * size;
-    const per = Math.min(2, size);
     const ct = new Float32Array(kp * d);
     for (let c = 0; c < k; c++) for (let j = 0; j < d; j++) ct[j * kp + c] = centroids[c * d + j];
     const padded = kp > k;
     const bias = new Float32Array(kp);
     for (let c = k; c < kp; c++) bias[c] = -1e30;
+    const i64 = (name: string, values: bigint[]): Initializer => ({ name, type: 'int64', dims: [values.length], values: BigInt64Array.from(values) });
     const model = buildModel({
       name: 'grouped_nearest',
       nodes: [
@@ -175,32 +175,50 @@ export class GroupedNearest extends Kernel {
         { op: 'MatMul', inputs: ['xf', 'ct'], outputs: [padded ? 's0' : 's'] },
         ...(padded ? [{ op: 'Add', inputs: ['s0', 'bias'], outputs: ['s'] }] : []),
         { op: 'Reshape', inputs: ['s', 'shape'], outputs: ['s3'] },
-        { op: 'TopK', inputs: ['s3', 'kk'], outputs: ['best', 'label64'], attrs: { axis: -1 } },
-        { op: 'Cast', inputs: ['label64'], outputs: ['label'], attrs: { to: 6 } },
+        { op: 'ReduceMax', inputs: ['s3'], outputs: ['best'], attrs: { axes: [2], keepdims: 0 } },
+        { op: 'ArgMax', inputs: ['s3'], outputs: ['arg'], attrs: { axis: 2, keepdims: 0 } },
+        { op: 'Cast', inputs: ['arg'], outputs: ['label'], attrs: { to: 6 } },
+        // The winning group (first on ties, as the caller picks it) and the runner-up inside it.
+        { op: 'ArgMax', inputs: ['best'], outputs: ['win'], attrs: { axis: 1, keepdims: 1 } },
+        { op: 'Unsqueeze', inputs: ['win', 'axis2'], outputs: ['win3'] },
+        { op: 'Expand', inputs: ['win3', 'groupShape'], outputs: ['widx'] },
+        { op: 'GatherElements', inputs: ['s3', 'widx'], outputs: ['wrow'], attrs: { axis: 1 } },
+        { op: 'GatherElements', inputs: ['arg', 'win'], outputs: ['warg'], attrs: { axis: 1 } },
+        { op: 'OneHot', inputs: ['warg', 'depth', 'maskValues'], outputs: ['mask'], attrs: { axis: -1 } },
+        { op: 'Add', inputs: ['wrow', 'mask'], outputs: ['others'] },
+        { op: 'ReduceMax', inputs: ['others'], outputs: ['runner'], attrs: { axes: [1, 2], keepdims: 0 } },
       ],
       inputs: [{ name: 'x', type: input, shape: ['n', d] }],
       outputs: [
-        { name: 'best', type: 'float', shape: ['n', t, per] },
-        { name: 'label', type: 'int32', shape: ['n', t, per] },
+        { name: 'best', type: 'float', shape: ['n', t] },
+        { name: 'label', type: 'int32', shape: ['n', t] },
+        { name: 'runner', type: 'float', shape: ['n'] },
       ],
       initializers: [
         { name: 'ct', type: 'float', dims: [d, kp], values: ct },
         ...(padded ? [{ name: 'bias', type: 'float' as const, dims: [kp], values: bias }] : []),
-        { name: 'shape', type: 'int64', dims: [3], values: BigInt64Array.from([0n, BigInt(t), BigInt(size)]) },
-        { name: 'kk', type: 'int64', dims: [1], values: BigInt64Array.from([BigInt(per)]) },
+        i64('shape', [0n, BigInt(t), BigInt(size)]),
+        i64('axis2', [2n]),
+        i64('groupShape', [1n, 1n, BigInt(size)]),
+        { name: 'depth', type: 'int64', dims: [], values: BigInt64Array.from([BigInt(size)]) },
+        // OneHot's [off, on] values: the winner itself is pushed out of the runner-up's reach.
+        { name: 'maskValues', type: 'float', dims: [2], values: Float32Array.from([0, -1e30]) },
       ],
     });
     const { session } = await openKernel(model, opts);
-    return new GroupedNearest(session, k, d, input, t, size, per);
+    return new GroupedNearest(session, k, d, input, t, size);
   }
 
-  /** Rows of `x` (at most CHUNK_ROWS): per row, `groups x per` values and in-group indices. */
-  async run(x: NpyArray, rows: number): Promise<{ best: Float32Array; label: Int32Array }> {
+  /**
+   * Rows of `x` (at most CHUNK_ROWS): per row and group the best inner product and its index inside the group
+   * (`groups` values each), and per row the runner-up inside the winning group (-1e30 when the group holds only
+   * the winner).
+   */
+  async run(x: NpyArray, rows: number): Promise<{ best: Float32Array; label: Int32Array; runner: Float32Array }> {
     const d = this.dim;
     const out = await this.session.run({ x: tensor(x.subarray(0, rows * d), [rows, d]) });
-    return { best: out.best.data as Float32Array, label: out.label.data as Int32Array };
+    return { best: out.best.data as Float32Array, label: out.label.data as Int32Array, runner: out.runner.data as Float32Array };
   }
-
 }
 
 /** Row statistics a kernel can add: none, squared norms of x, or also of t and x·t (image/text pairs). */

@@ -6,11 +6,11 @@
  */
 import { UsageError } from '../errors.js';
 import { kmeansPlusPlus, randomInit } from './kmeans-init.js';
-import { GroupedNearest, NearestCentroid, CHUNK_ROWS, type KernelOptions } from './matmul.js';
+import { GroupedNearest, NearestCentroid, CHUNK_ROWS, type KernelOptions } from './kernels.js';
 import { Rng } from './rng.js';
-import { addRow, clampCos, gatherRows, normaliseRows, rowDot, subsample, type Matrix } from './vectors.js';
+import { addRow, clampCos, gatherRows, normaliseRows, rowDot, subsample, type Matrix } from './rows.js';
 
-export { inverseNorms, normaliseRows, subsample, type Matrix } from './vectors.js';
+export { inverseNorms, normaliseRows, subsample, type Matrix } from './rows.js';
 
 export interface KMeansOptions extends KernelOptions {
   k: number;
@@ -18,7 +18,7 @@ export interface KMeansOptions extends KernelOptions {
   niter?: number;
   seed?: number;
   init?: 'random' | 'kmeans++';
-  /** Groups of centroids for the skip bounds (default 16; 1 is Hamerly's single bound). */
+  /** Groups of centroids for the skip bounds (default about 16, see groupSize; 1 is Hamerly's single bound). */
   boundGroups?: number;
   /** Start from these centroids (k x d; a warm start, as Bunny did over its successive samples). */
   initialCentroids?: Float32Array;
@@ -86,7 +86,7 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     normaliseRows(centroids, k, d);
   } else centroids = opts.init === 'kmeans++' ? await kmeansPlusPlus(train, k, rng, opts) : randomInit(train, k, rng);
 
-  const size = Math.ceil(k / Math.min(k, opts.boundGroups ?? BOUND_GROUPS));
+  const size = opts.boundGroups ? Math.ceil(k / Math.min(k, opts.boundGroups)) : groupSize(k);
   const t = Math.ceil(k / size); // groups: centroids [j·size, (j+1)·size)
   const label = new Int32Array(n).fill(-1);
   const upper = new Float64Array(n); // angle to own centroid, at most
@@ -176,27 +176,26 @@ export async function trainSpherical(x: Matrix, opts: KMeansOptions): Promise<KM
     const tSearch = performance.now();
     let obj = 0;
     const kernel = await GroupedNearest.create(centroids, k, d, input, t, opts);
-    const per = kernel.per;
     try {
       for (let c0 = 0; c0 < m; c0 += CHUNK_ROWS) {
         const cn = Math.min(CHUNK_ROWS, m - c0);
         // All points in order (round 0, or nothing skipped): search in place, no gather.
         const inPlace = m === n;
         if (!inPlace) gatherRows(train.data, todo.subarray(c0, c0 + cn), d, buf);
-        const { best, label: idx } = await kernel.run(inPlace ? train.data.subarray(c0 * d, (c0 + cn) * d) : buf, cn);
+        const { best, label: idx, runner } = await kernel.run(inPlace ? train.data.subarray(c0 * d, (c0 + cn) * d) : buf, cn);
         for (let q = 0; q < cn; q++) {
           const r = todo[c0 + q];
           const w = train.invNorm[r];
-          const o = q * t * per;
+          const o = q * t;
           let ja = 0;
-          for (let j = 1; j < t; j++) if (best[o + j * per] > best[o + ja * per]) ja = j;
-          const a = ja * size + idx[o + ja * per];
-          const s1 = best[o + ja * per] * w;
+          for (let j = 1; j < t; j++) if (best[o + j] > best[o + ja]) ja = j;
+          const a = ja * size + idx[o + ja];
+          const s1 = best[o + ja] * w;
           obj += s1;
           upper[r] = Math.acos(clampCos(s1));
           const lr = r * t;
           for (let j = 0; j < t; j++) {
-            const v = j === ja ? (per === 2 ? best[o + j * per + 1] : -1) : best[o + j * per];
+            const v = j === ja ? runner[q] : best[o + j];
             lower[lr + j] = Math.acos(clampCos(v * w));
           }
           const old = label[r];
@@ -277,6 +276,16 @@ async function nearestAmong(x: Matrix, centroids: Float32Array, which: Int32Arra
 
 /** Groups of centroids for the Yinyang bounds (memory: one float per point and group). */
 const BOUND_GROUPS = 16;
+
+/**
+ * Centroids per bound group: about BOUND_GROUPS groups, of a size that divides k when one within 1.5x as many
+ * groups does (k = 1,000: 20 groups of 50), so the kernel needs no padded columns and no bias pass.
+ */
+function groupSize(k: number): number {
+  const want = Math.min(k, BOUND_GROUPS);
+  for (let t = want; t <= Math.min(k, want * 1.5); t++) if (k % t === 0) return k / t;
+  return Math.ceil(k / want);
+}
 
 /** Slack on the bounds for float32 rounding of similarities (radians). */
 const BOUND_MARGIN = 1e-4;
