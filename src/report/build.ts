@@ -78,7 +78,9 @@ async function sample(p: Picked, thumbs: Thumbs): Promise<Sample> {
 
 async function datasetReport(f: Found, root: string, o: ReportOptions, thumbs: Thumbs): Promise<DatasetReport> {
   const m = f.manifest;
-  const shards = (m.shards ?? []).map((s) => s.path);
+  // an export's shards are tars (or a JSON list): its funnel and rejects are drawn, its rows are not re-read
+  const shards = (m.shards ?? []).map((s) => s.path).filter((p) => p.endsWith('.parquet'));
+  const parquet = shards.length > 0 || !(m.shards ?? []).length;
   const rejectFiles = (m.rejects ?? []).map((r) => r.path);
   const { counter, visual } = counterOf(m, f.dir);
   const scan = await scanShards(f.dir, shards, { samples: o.samples, seed: o.seed, counter, visual });
@@ -173,7 +175,7 @@ async function datasetReport(f: Found, root: string, o: ReportOptions, thumbs: T
     stage: m.stage,
     layout: m.layout,
     read: m.read,
-    rows: scan.rows,
+    rows: parquet ? scan.rows : (m.rows ?? 0),
     rejected: Object.values(rej.byReason).reduce((a, n) => a + n, 0),
     steps,
     rejects,
