@@ -21,6 +21,11 @@ import type { flags as ingestFlags } from './ingest/command.js';
 import type { flags as mixFlags } from './mix/command.js';
 import type { flags as runFlags } from './pipeline/command.js';
 import type { flags as scoreFlags } from './score/command.js';
+import type { flags as filterFlags } from './filter/command.js';
+import type { flags as dedupFlags } from './dedup/command.js';
+import type { flags as downloadFlags } from './download/command.js';
+import type { flags as exportFlags } from './export/command.js';
+import type { flags as reportFlags, ReportJson } from './report/command.js';
 import type { AuditReport } from './audit/report.js';
 import { readManifest, type Manifest } from './write/manifest.js';
 import { toArgv, type FlagOptions } from './api/options.js';
@@ -28,6 +33,7 @@ import { runStage } from './api/stages.js';
 
 export type { Manifest, Step } from './write/manifest.js';
 export type { AuditReport } from './audit/report.js';
+export type { ReportJson } from './report/command.js';
 export type { Kind } from './records.js';
 export type { Device } from './onnx.js';
 export { UsageError } from './errors.js';
@@ -43,6 +49,16 @@ export type ScoreOptions = FlagOptions<typeof scoreFlags>;
 export type CoresetOptions = FlagOptions<typeof coresetFlags>;
 /** `mmcurate mix`'s flags as options (see `mmcurate mix --help`). */
 export type MixOptions = FlagOptions<typeof mixFlags>;
+/** `mmcurate filter`'s flags as options (see `mmcurate filter --help`). */
+export type FilterOptions = FlagOptions<typeof filterFlags>;
+/** `mmcurate dedup`'s flags as options (see `mmcurate dedup --help`). */
+export type DedupOptions = FlagOptions<typeof dedupFlags>;
+/** `mmcurate download`'s flags as options (see `mmcurate download --help`). */
+export type DownloadOptions = FlagOptions<typeof downloadFlags>;
+/** `mmcurate export`'s flags as options (see `mmcurate export --help`). */
+export type ExportOptions = FlagOptions<typeof exportFlags>;
+/** `mmcurate report`'s flags as options, less `json` (the figures are returned; `out` also writes the page). */
+export type ReportOptions = Omit<FlagOptions<typeof reportFlags>, 'json'>;
 /** `mmcurate audit`'s flags as options, less `json` (the report is returned). */
 export type AuditOptions = Omit<FlagOptions<typeof auditFlags>, 'json'>;
 /** `mmcurate run`'s flags as options, less `executor` (the library runs pipelines on this machine). */
@@ -99,6 +115,77 @@ export function coreset(options: CoresetOptions): Promise<Manifest> {
  */
 export function mix(options: MixOptions): Promise<Manifest> {
   return runStage('mix', options);
+}
+
+/**
+ * Keeps the rows that pass every filter asked for (`where` expressions, built-in size, aspect, words, language,
+ * LAION punsafe/pwatermark, Gopher and C4 text rules), unchanged and in input order; every other row is a
+ * reject naming the filter it failed.
+ *
+ * @example
+ * ```ts
+ * const m = await filter({ input: 'out/scored', where: ['aligned=clip_score >= 0.28'], minSize: 200, maxPunsafe: 0.5, out: 'out/filtered' });
+ * console.log(m.rejected_by_reason);
+ * ```
+ */
+export function filter(options: FilterOptions): Promise<Manifest> {
+  return runStage('filter', options);
+}
+
+/**
+ * Exact (sha256 of a normalised key) or near-duplicate (MinHash LSH) removal across one or more datasets of one
+ * layout, keeping the first occurrence (inputs as given, then shard, then row).
+ *
+ * @example
+ * ```ts
+ * const exact = await dedup({ input: ['out/laion', 'out/coyo'], exact: 'image+caption', out: 'out/dedup-exact' });
+ * const near = await dedup({ input: 'out/web', near: 'text', threshold: 0.8, out: 'out/dedup-near' });
+ * ```
+ */
+export function dedup(options: DedupOptions): Promise<Manifest> {
+  return runStage('dedup', options);
+}
+
+/**
+ * Fetches the image of every URL row of a caption dataset, as img2dataset does (resized, checked, re-encoded);
+ * refuses private and loopback addresses unless allowed. Every URL is kept or rejected with a reason.
+ *
+ * @example
+ * ```ts
+ * const m = await download({ input: 'out/laion-urls', imageSize: 256, resizeMode: 'border', encodeFormat: 'jpg', out: 'out/laion-images' });
+ * console.log(`${m.rows} of ${m.read} URLs`);
+ * ```
+ */
+export function download(options: DownloadOptions): Promise<Manifest> {
+  return runStage('download', options);
+}
+
+/**
+ * Writes a finished dataset as WebDataset tars (img2dataset's layout) or LLaVA's conversation JSON with an
+ * image folder. (`export` is a keyword, hence the name.)
+ *
+ * @example
+ * ```ts
+ * const m = await exportDataset({ input: 'out/mix', format: 'webdataset', samplesPerShard: 10_000, out: 'out/wds' });
+ * ```
+ */
+export function exportDataset(options: ExportOptions): Promise<Manifest> {
+  return runStage('export', options);
+}
+
+/**
+ * The figures of a dataset folder or a run's output (funnel, rejects, mixture, scores, clusters, samples), as
+ * `mmcurate report --json` prints them; with `out`, also writes the self-contained HTML page there.
+ *
+ * @example
+ * ```ts
+ * const figures = await report('out/demo', { out: 'out/demo/report.html', samples: 12, quiet: true });
+ * console.log(figures.funnel);
+ * ```
+ */
+export async function report(dir: string, options: ReportOptions = {}): Promise<ReportJson> {
+  const m = await import('./report/command.js');
+  return m.report(m.options(toArgv('report', { ...options, json: true }, m.flags, [dir])));
 }
 
 /**

@@ -247,7 +247,7 @@ describe('download', () => {
       assert.equal(r.code, 2);
       assert.match(r.stderr, re);
     };
-    await bad(['--resize-mode', 'stretch'], /--resize-mode must be one of no, keep_ratio/);
+    await bad(['--resize-mode', 'stretch'], /unsupported --resize-mode "stretch". Should be one of: no, keep_ratio/);
     await bad(['--encode-format', 'png', '--encode-quality', '95'], /compression level, 0-9/);
     await bad(['--allow-address', '10.0.0.0/40'], /not a prefix length/);
     await bad(['--resolve', 'a.test=not-an-ip'], /not an IP address/);

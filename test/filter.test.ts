@@ -115,7 +115,7 @@ test('a bad expression or flag is a usage error before any work, naming the --wh
     [['--language', 'english'], /--language takes ISO 639-1 codes/],
     [['--language', 'xx'], /--language xx: not a language the identifier knows/],
     [['--max-punsafe', '5'], /--max-punsafe is a probability/],
-    [['--on-missing', 'drop', '--min-size', '2'], /--on-missing must be keep or reject/],
+    [['--on-missing', 'drop', '--min-size', '2'], /unsupported --on-missing "drop". Should be one of: reject, keep/],
     [[], /no filter given/],
   ];
   for (const [flags, re] of cases) {

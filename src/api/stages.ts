@@ -23,6 +23,10 @@ export const STAGE_MODULES: Readonly<Record<string, () => Promise<StageModule>>>
   score: async () => { const m = await import('../score/command.js'); return { flags: m.flags, options: m.options, execute: m.score }; },
   coreset: async () => { const m = await import('../coreset/command.js'); return { flags: m.flags, options: m.options, execute: m.coreset }; },
   mix: async () => { const m = await import('../mix/command.js'); return { flags: m.flags, options: m.options, execute: m.mix }; },
+  filter: async () => { const m = await import('../filter/command.js'); return { flags: m.flags, options: m.options, execute: m.filter }; },
+  dedup: async () => { const m = await import('../dedup/command.js'); return { flags: m.flags, options: m.options, execute: m.dedup }; },
+  download: async () => { const m = await import('../download/command.js'); return { flags: m.flags, options: m.options, execute: m.download }; },
+  export: async () => { const m = await import('../export/command.js'); return { flags: m.flags, options: m.options, execute: m.exportDataset }; },
 });
 
 /**

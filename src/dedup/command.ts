@@ -16,27 +16,30 @@ import type { DedupManifestSpec } from './manifest.js';
 import type { DedupPart, DedupSpec, NearParams } from './layout.js';
 import { paths } from './layout.js';
 import { EXACT_MODES, type DedupLayout, type ExactMode } from './normalize.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
 const NEAR_TEXTS = ['text', 'caption', 'interleaved'] as const;
 const VERIFY = ['exact', 'signature', 'none'] as const;
 
-const flags: Flags = {
-  input: { type: 'list', help: 'mmcurate datasets of one layout (caption, interleaved or text); repeatable; earlier inputs win ties' },
-  exact: { type: 'string', help: 'exact duplicates by: image (bytes) | caption | text | url | image+caption' },
-  near: { type: 'string', help: 'near duplicates of: text (any layout) | caption | interleaved (the documents\' texts), by MinHash LSH' },
-  out: { type: 'string', help: 'output folder' },
+/** The command's flags; the library API's DedupOptions are generated from this table (src/index.ts). */
+export const flags = {
+  input: { type: 'list', required: true, help: 'mmcurate datasets of one layout (caption, interleaved or text); repeatable; earlier inputs win ties' },
+  exact: { type: 'string', choices: EXACT_MODES, help: 'exact duplicates by: image (bytes) | caption | text | url | image+caption' },
+  near: { type: 'string', choices: NEAR_TEXTS, help: 'near duplicates of: text (any layout) | caption | interleaved (the documents\' texts), by MinHash LSH' },
+  out: { type: 'string', required: true, help: 'output folder' },
   ngram: { type: 'number', integer: true, min: 1, help: 'near: words per shingle (default 5)' },
   bands: { type: 'number', integer: true, min: 1, help: 'near: LSH bands (default 14, FineWeb)' },
   rows: { type: 'number', integer: true, min: 1, help: 'near: signature values per band (default 8, FineWeb)' },
   threshold: { type: 'number', help: 'near: a candidate pair is a duplicate at Jaccard >= this (default 0.8)' },
-  verify: { type: 'string', help: 'near: exact (Jaccard of the shingle sets, default) | signature (estimated from the signatures) | none (every band match, as FineWeb)' },
+  verify: { type: 'string', choices: VERIFY, help: 'near: exact (Jaccard of the shingle sets, default) | signature (estimated from the signatures) | none (every band match, as FineWeb)' },
   seed: { type: 'number', integer: true, help: 'near: seed of the hash family (default 1)' },
   buckets: { type: 'number', integer: true, min: 1, help: 'hash buckets of the shuffle (default: one per 2M rows, exact, or per 4M band keys, near)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
+  compression: COMPRESSION_FLAG,
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (default: one per input shard or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spills, signatures, pairs) after a successful run' },
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate dedup --input DIR [--input DIR...] (--exact image|caption|text|url|image+caption | --near text|caption|interleaved [--threshold 0.8] [--bands 14 --rows 8] [--ngram 5]) --out DIR',
@@ -56,6 +59,7 @@ export interface DedupOptions {
   near?: { what: (typeof NEAR_TEXTS)[number]; params: NearParams };
   buckets?: number;
   shardRows?: number;
+  compression?: Compression;
   keepWork: boolean;
   tasks?: number;
   quiet: boolean;
@@ -93,6 +97,7 @@ export function options(argv: string[]): DedupOptions {
     out: path.resolve(out),
     buckets: num(p, 'buckets'),
     shardRows: num(p, 'shard-rows'),
+    compression: str(p, 'compression') as Compression | undefined,
     keepWork: bool(p, 'keep-work'),
     tasks: num(p, 'tasks'),
     quiet: bool(p, 'quiet'),
@@ -161,7 +166,7 @@ async function plan(o: DedupOptions, ctx: PlanContext): Promise<StepPlan[]> {
     layout: layout!,
     ...(o.exact ? { exact: o.exact } : { near: o.near! }),
     buckets,
-    write: { columns, kv: { ...kv, stage: 'dedup' }, ...(o.shardRows ? { maxShardRows: o.shardRows } : {}) },
+    write: { columns, kv: { ...kv, stage: 'dedup' }, ...(o.shardRows ? { maxShardRows: o.shardRows } : {}), ...(o.compression ? { compression: o.compression } : {}) },
   };
   const partWorld = worldOf(Math.min(Math.max(1, parts.length), 256), ctx.tasks);
   const bucketWorld = worldOf(Math.min(buckets, 256), ctx.tasks);

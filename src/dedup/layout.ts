@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { ColSpec } from '../coreset/spill.js';
 import type { DedupLayout, ExactMode } from './normalize.js';
+import type { Compression } from '../write/compression.js';
 
 export interface DedupPart {
   /** Index of the --input the shard belongs to. */
@@ -41,7 +42,7 @@ export interface DedupSpec {
   exact?: ExactMode;
   near?: { what: string; params: NearParams };
   buckets: number;
-  write: { columns: string[]; kv: Record<string, unknown>; maxShardRows?: number };
+  write: { columns: string[]; kv: Record<string, unknown>; maxShardRows?: number; compression?: Compression };
 }
 
 export function pad(n: number): string {

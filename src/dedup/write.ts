@@ -24,7 +24,7 @@ export async function writePart(spec: DedupSpec, p: number, ctx: TaskContext): P
   const { rows: n, cols } = await readSpilled(dropFiles, p);
   const dRow = cols.row as Float64Array, dup = cols.dup as Float64Array, comp = cols.comp as Float64Array, dupId = cols.dupId as Int32Array;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => dRow[a]! - dRow[b]!);
-  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.layout, rank: p, stage: 'dedup', columns: spec.write.columns, kvMetadata: spec.write.kv, maxShardRows: spec.write.maxShardRows });
+  const writer = new ShardWriter({ outDir: ctx.outDir, layout: spec.layout, rank: p, stage: 'dedup', columns: spec.write.columns, kvMetadata: spec.write.kv, maxShardRows: spec.write.maxShardRows, compression: spec.write.compression });
   const rejects = new RejectWriter(ctx.outDir, p, 'dedup');
   const acct = new Accounting();
   const reason = spec.exact ? 'duplicate' : 'near_duplicate';

@@ -16,22 +16,24 @@ import { ENCODE_FORMATS, RESIZE_MODES, type EncodeFormat, type ImageOptions, typ
 import type { FetchOptions } from './http.js';
 import { DOWNLOAD_COLUMNS, type DownloadSpec } from './task.js';
 import type { DownloadManifestSpec } from './manifest.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
 export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 const DEFAULT_DIRECTIVES = ['noai', 'noimageai', 'noindex', 'noimageindex'];
 /** Rows per task when --tasks is not given: a task is minutes of work, and resumes at that grain. */
 const ROWS_PER_TASK = 100_000;
 
-const flags: Flags = {
-  input: { type: 'string', help: 'a caption dataset folder (e.g. `mmcurate ingest` of LAION metadata) whose rows hold image URLs' },
-  out: { type: 'string', help: 'output folder' },
+/** The command's flags; the library API's DownloadOptions are generated from this table (src/index.ts). */
+export const flags = {
+  input: { type: 'string', required: true, help: 'a caption dataset folder (e.g. `mmcurate ingest` of LAION metadata) whose rows hold image URLs' },
+  out: { type: 'string', required: true, help: 'output folder' },
   'image-size': { type: 'number', integer: true, min: 0, help: 'the size images are resized to (default 256; 0 keeps the original size)' },
-  'resize-mode': { type: 'string', help: `${RESIZE_MODES.join(' | ')} (default border, as img2dataset)` },
+  'resize-mode': { type: 'string', choices: RESIZE_MODES, help: `${RESIZE_MODES.join(' | ')} (default border, as img2dataset)` },
   'resize-only-if-bigger': { type: 'boolean', help: 'only scale images down, never up' },
   'min-image-size': { type: 'number', integer: true, min: 0, help: 'reject images whose smaller side is under this, as too_small (default 0)' },
   'max-image-area': { type: 'number', integer: true, min: 1, help: 'reject images with more pixels than this, as too_large (default: no limit)' },
   'max-aspect-ratio': { type: 'number', above: 0, help: 'reject images whose larger side / smaller side is over this, as bad_aspect_ratio (default: no limit)' },
-  'encode-format': { type: 'string', help: `${ENCODE_FORMATS.join(' | ')} (default jpg)` },
+  'encode-format': { type: 'string', choices: ENCODE_FORMATS, help: `${ENCODE_FORMATS.join(' | ')} (default jpg)` },
   'encode-quality': { type: 'number', integer: true, min: 0, help: 'jpg/webp quality 0-100 (default 95); png: compression level 0-9 (default 9)' },
   'skip-reencode': { type: 'boolean', help: 'keep the bytes as served when the image is already in --encode-format and needs no resize' },
   'max-pixels': { type: 'number', integer: true, min: 1, help: `decompression-bomb limit, read from the header before decoding (default ${DEFAULT_MAX_PIXELS})` },
@@ -52,9 +54,10 @@ const flags: Flags = {
   workers: { type: 'number', integer: true, min: 1, help: 'tasks run at once (default: CPU count)' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', above: 0, help: 'MiB per shard at most (default 256)' },
+  compression: COMPRESSION_FLAG,
   'allow-empty': { type: 'boolean', help: 'exit 0 even when every URL of a source failed' },
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate download --input DIR --out DIR [--image-size 256] [--resize-mode border] [--encode-format jpg] [--tasks N]',
@@ -194,7 +197,7 @@ export function options(argv: string[]): DownloadOptions {
     concurrency: num(p, 'concurrency') ?? 64,
     tasks: num(p, 'tasks'),
     workers: num(p, 'workers'),
-    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')) },
+    shard: { maxShardRows: num(p, 'shard-rows'), maxShardBytes: mb(num(p, 'shard-mb')), compression: str(p, 'compression') as Compression | undefined },
     allowEmpty: bool(p, 'allow-empty'),
     quiet: bool(p, 'quiet'),
     command: ['mmcurate', 'download', ...argv],

@@ -12,6 +12,7 @@ import type { TaskContext, TaskOutput } from '../run/contract.js';
 import { Accounting } from '../write/accounting.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter, type Row } from '../write/shard-writer.js';
+import type { Compression } from '../write/compression.js';
 import { Fetcher, type FetchOptions } from './http.js';
 import { processImage, type ImageOptions } from './image.js';
 
@@ -26,7 +27,7 @@ export interface DownloadSpec {
   image: ImageOptions;
   /** Requests in flight per task. */
   concurrency: number;
-  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number };
+  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupRows?: number; maxRowGroupBytes?: number; compression?: Compression };
 }
 
 /** The columns this stage adds to a caption record (schemas/record-caption.schema.json). */

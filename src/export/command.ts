@@ -20,16 +20,20 @@ export const FORMATS: readonly ExportFormat[] = ['webdataset', 'llava'];
 /** img2dataset's default number_sample_per_shard. */
 export const DEFAULT_SAMPLES_PER_SHARD = 10_000;
 
-const flags: Flags = {
-  input: { type: 'string', help: 'the dataset folder to export (or give it as the first argument): any stage\'s --out' },
-  format: { type: 'string', help: 'webdataset (tars in img2dataset\'s layout; documents as Megatron-Energon interleaved samples) | llava (llava.json + images/)' },
-  out: { type: 'string', help: 'output folder' },
+/**
+ * The command's flags; the library API's ExportOptions are generated from this table (src/index.ts). `input` is
+ * required there (the command line may give it as the first argument instead).
+ */
+export const flags = {
+  input: { type: 'string', required: true, help: 'the dataset folder to export (or give it as the first argument): any stage\'s --out' },
+  format: { type: 'string', required: true, choices: FORMATS, help: 'webdataset (tars in img2dataset\'s layout; documents as Megatron-Energon interleaved samples) | llava (llava.json + images/)' },
+  out: { type: 'string', required: true, help: 'output folder' },
   'samples-per-shard': { type: 'number', integer: true, min: 1, help: `input rows per output shard (a tar, or a folder of images for llava); default ${DEFAULT_SAMPLES_PER_SHARD.toLocaleString('en-US')}` },
   'caption-prompt': { type: 'list', help: 'llava: the instruction(s) a caption row is asked with, one per sample, seeded by its id (default: LLaVA\'s 11 brief-description prompts)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'export tasks (default: one per output shard, at most 256); the same bytes for any count' },
   workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks (default: CPU count)' },
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate export DIR --format webdataset|llava --out DIR [--samples-per-shard N] [--tasks N]',

@@ -19,12 +19,14 @@ import { compileWhere } from './expr.js';
 import type { FilterSet } from './filters.js';
 import type { FilterManifestSpec } from './manifest.js';
 import type { FilterTaskSpec, OnMissing } from './task.js';
+import { COMPRESSION_FLAG, type Compression } from '../write/compression.js';
 
-const flags: Flags = {
-  input: { type: 'string', help: 'a dataset folder written by an earlier stage (ingest, score...)' },
-  out: { type: 'string', help: 'output folder' },
+/** The command's flags; the library API's FilterOptions are generated from this table (src/index.ts). */
+export const flags = {
+  input: { type: 'string', required: true, help: 'a dataset folder written by an earlier stage (ingest, score...)' },
+  out: { type: 'string', required: true, help: 'output folder' },
   where: { type: 'list', help: 'NAME="EXPRESSION": keep rows where it is true, e.g. safe="metadata.punsafe < 0.5"; repeatable (docs/filters.md)' },
-  'on-missing': { type: 'string', help: 'a row without a field a filter needs: reject (default, reason missing_field:FIELD) | keep (the filter passes it)' },
+  'on-missing': { type: 'string', choices: ['reject', 'keep'], help: 'a row without a field a filter needs: reject (default, reason missing_field:FIELD) | keep (the filter passes it)' },
   'min-size': { type: 'number', integer: true, min: 1, help: 'caption pairs: the image\'s shorter side at least N pixels' },
   'max-aspect-ratio': { type: 'number', min: 1, help: 'caption pairs: longer side / shorter side at most R' },
   'caption-words': { type: 'string', help: 'MIN-MAX words in the caption (or document text), split on whitespace; MIN- for no maximum' },
@@ -36,10 +38,11 @@ const flags: Flags = {
   'gopher-repetition': { type: 'boolean', help: 'text and interleaved: Gopher\'s repetition rules with the thresholds of its Table A1 (gopher:dup_line_frac, gopher:top_2_gram...)' },
   c4: { type: 'boolean', help: 'text and interleaved: C4\'s rules (c4:lorem_ipsum, c4:curly_bracket, c4:too_few_sentences); text records keep only the lines C4 keeps' },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
+  compression: COMPRESSION_FLAG,
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks the input shards are spread over, each a contiguous run of rows (default: one per shard)' },
   workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks on this machine (default: CPU count)' },
   quiet: { type: 'boolean', help: 'no progress output' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate filter --input DIR [--where NAME="EXPR"]... [--min-size N] [--max-aspect-ratio R] [--caption-words MIN-MAX] [--language en[,de]] [--max-punsafe X] [--max-pwatermark X] [--on-missing keep|reject] --out DIR',
@@ -59,6 +62,7 @@ export interface FilterOptions {
   builtins: BuiltinSpec;
   text: NonNullable<FilterSet['text']>;
   shardRows?: number;
+  compression?: Compression;
   tasks?: number;
   workers?: number;
   quiet?: boolean;
@@ -82,7 +86,7 @@ async function planFilter(o: FilterOptions, ctx: PlanContext): Promise<StepPlan[
     columns,
     filters,
     onMissing: o.onMissing,
-    shard: { maxShardRows: o.shardRows },
+    shard: { maxShardRows: o.shardRows, ...(o.compression ? { compression: o.compression } : {}) },
   };
   const manifest: FilterManifestSpec = { kind, command: ctx.command, world, input: path.resolve(o.input), columns, onMissing: o.onMissing };
   return [
@@ -176,6 +180,7 @@ export function options(argv: string[]): FilterOptions {
     builtins,
     text,
     shardRows: num(p, 'shard-rows'),
+    compression: str(p, 'compression') as Compression | undefined,
     tasks: num(p, 'tasks'),
     workers: num(p, 'workers'),
     quiet: p.flags.quiet === true,

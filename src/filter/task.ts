@@ -9,6 +9,7 @@ import { eachItem, type TaskContext, type TaskOutput } from '../run/contract.js'
 import { Accounting } from '../write/accounting.js';
 import { RejectWriter } from '../write/rejects.js';
 import { ShardWriter } from '../write/shard-writer.js';
+import type { Compression } from '../write/compression.js';
 import { buildFilters, type FilterSet } from './filters.js';
 import { emptyCount, type Filter, type FilterCount } from './predicate.js';
 import { RecordView } from './view.js';
@@ -24,7 +25,7 @@ export interface FilterTaskSpec {
   columns: string[];
   filters: FilterSet;
   onMissing: OnMissing;
-  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupBytes?: number };
+  shard: { maxShardRows?: number; maxShardBytes?: number; maxRowGroupBytes?: number; compression?: Compression };
 }
 
 export interface FilterExtra {

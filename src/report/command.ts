@@ -13,13 +13,14 @@ import { buildModel, DEFAULTS } from './build.js';
 import { renderHtml } from './html.js';
 import type { ReportModel, ReportOptions } from './model.js';
 
-const flags: Flags = {
+/** The command's flags; the library's report() options are generated from this table (src/index.ts). */
+export const flags = {
   out: { type: 'string', help: 'the HTML file to write (default: PATH/report.html)' },
   samples: { type: 'number', integer: true, min: 0, help: `images per sample grid (highest, lowest, random) and per cluster (default ${DEFAULTS.samples})` },
   seed: { type: 'number', integer: true, help: `seed of the random samples and reject examples (default ${DEFAULTS.seed})` },
   json: { type: 'boolean', help: 'print the figures as JSON (thumbnails left out) instead of writing HTML; with --out, write the page too' },
   quiet: { type: 'boolean', help: 'print nothing but the result' },
-};
+} as const satisfies Flags;
 
 export const help = formatHelp(
   'mmcurate report PATH [--out report.html] [--samples N] [--seed S] [--json]',
@@ -37,7 +38,41 @@ function parse(argv: string[]): Parsed {
 }
 
 export function check(argv: string[]): void {
-  parse(argv);
+  options(argv);
+}
+
+/** A report command line, parsed: every check that needs no input. */
+export interface ReportCommandOptions {
+  root: string;
+  /** The HTML file; with `json`, written only when given. */
+  out?: string;
+  json: boolean;
+  quiet: boolean;
+  build: Partial<ReportOptions>;
+}
+
+export function options(argv: string[]): ReportCommandOptions {
+  const p = parse(argv);
+  const build: Partial<ReportOptions> = {};
+  const samples = num(p, 'samples');
+  const seed = num(p, 'seed');
+  if (samples !== undefined) build.samples = samples;
+  if (seed !== undefined) build.seed = seed;
+  const out = str(p, 'out');
+  return { root: p.positional[0]!, ...(out !== undefined ? { out } : {}), json: bool(p, 'json'), quiet: bool(p, 'quiet'), build };
+}
+
+/** The report's figures as `--json` prints them (thumbnails counted, not included). */
+export type ReportJson = ReturnType<typeof withoutThumbs>;
+
+/**
+ * The figures of `o.root`, and the HTML page written to `o.out` when given (what `--json [--out F]` does);
+ * progress goes to stderr unless quiet.
+ */
+export async function report(o: ReportCommandOptions): Promise<ReportJson> {
+  const log = o.quiet ? undefined : (s: string) => void process.stderr.write(`${s}\n`);
+  const model = o.out !== undefined ? (await writeReport(o.root, o.out, o.build, log)).model : await buildModel(o.root, o.build, log);
+  return withoutThumbs(model);
 }
 
 /** The model without its thumbnails (data URIs): what --json prints. */
@@ -71,21 +106,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  const root = p.positional[0]!;
-  const opts: Partial<ReportOptions> = {};
-  const samples = num(p, 'samples');
-  const seed = num(p, 'seed');
-  if (samples !== undefined) opts.samples = samples;
-  if (seed !== undefined) opts.seed = seed;
-  const quiet = bool(p, 'quiet');
-  const log = quiet ? undefined : (s: string) => void process.stderr.write(`${s}\n`);
-  if (bool(p, 'json')) {
-    const out = str(p, 'out');
-    const model = out ? (await writeReport(root, out, opts, log)).model : await buildModel(root, opts, log);
-    process.stdout.write(JSON.stringify(withoutThumbs(model), null, 2) + '\n');
+  const o = options(argv);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(await report(o), null, 2) + '\n');
     return 0;
   }
-  const w = await writeReport(root, str(p, 'out'), opts, log);
+  const log = o.quiet ? undefined : (s: string) => void process.stderr.write(`${s}\n`);
+  const w = await writeReport(o.root, o.out, o.build, log);
   process.stdout.write(`report: ${w.file} (${(w.bytes / 1024).toFixed(0)} KiB, ${w.seconds.toFixed(1)} s)\n`);
   return 0;
 }
