@@ -144,6 +144,19 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
 const FAST_MAX_PIXELS = 1_000_000;
 
 /**
+ * From this DCT scale on, libjpeg's scaled decode through sharp (shrink-on-load) costs less than zune-jpeg's full
+ * decode plus the box filter, despite libvips' per-call cost (measured on 1024x768 -> 256: 7-12% less CPU per
+ * image over the bench's mix); at 1/2 it costs more (640-800 px photos), so those stay on the fast path.
+ */
+const SHRINK_ON_LOAD_FROM = 4;
+
+/** The largest of 8, 4, 2 that libjpeg can decode the image down by and still cover the target size; else 1. */
+export function dctScale(w: number, h: number, t: { width: number; height: number }): number {
+  for (const f of [8, 4, 2]) if (Math.floor(w / f) >= t.width && Math.floor(h / f) >= t.height) return f;
+  return 1;
+}
+
+/**
  * The common case, a web JPEG of up to 1 MP scaled down and written as JPEG, without libvips' fixed cost per
  * call (about 1 ms of CPU, and a JPEG decode 1.3-2x slower than Pillow's: docs/benchmarks.md): @napi-rs/image
  * decodes (zune-jpeg) and scales with a box filter (fast_image_resize's Box: Pillow's BOX, close to OpenCV's
@@ -154,6 +167,7 @@ const FAST_MAX_PIXELS = 1_000_000;
 async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions): Promise<Omit<KeptImage, 'originalWidth' | 'originalHeight'> | undefined> {
   if (head.source !== 'probe' || head.format !== 'jpeg' || head.cmyk || head.hasAlpha || head.orientation !== 1) return undefined;
   if (o.encodeFormat !== 'jpg' || !t.resized || t.width > head.width || t.height > head.height || head.width * head.height > FAST_MAX_PIXELS) return undefined;
+  if (dctScale(head.width, head.height, t) >= SHRINK_ON_LOAD_FROM) return undefined;
   const m = await napiImage();
   if (!m) return undefined;
   let px: Buffer;
