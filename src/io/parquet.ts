@@ -87,7 +87,9 @@ const cache = new WeakMap<object, { key: string; rows: Record<string, unknown>[]
 
 async function decode(pf: ParquetFile & { file: AsyncBuffer }, range: { start: number; end: number }, columns?: string[]): Promise<Record<string, unknown>[]> {
   // embedding lists are read page by page (embeddings.ts), as float16 bytes like the layout before them
+  // (only mmcurate's embedding columns: a foreign file's float16 lists stay numbers, as hyparquet reads them)
   const lists = float16ListColumns(pf.metadata);
+  for (const c of lists) if (c !== 'image_embedding' && c !== 'text_embedding') lists.delete(c);
   const wanted = columns ?? pf.columns;
   const fast = lists.size ? wanted.filter((c) => lists.has(c)) : [];
   if (!fast.length) return generic(pf, range, columns);
