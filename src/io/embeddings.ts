@@ -31,18 +31,25 @@ export function float16ListColumns(metadata: FileMetaData): Set<string> {
   return out;
 }
 
-/** Rows of one row group's embedding column: `bits` holds rows x dim float16 values; `present[i]` 0 for a null row. */
+/** Rows of one row group's embedding column: each row's float16 bytes (views into the pages read), or null. */
 export interface EmbeddingBlock {
   dim: number;
   rows: number;
-  bits: Uint16Array;
-  present: Uint8Array;
+  values: (Uint8Array | null)[];
 }
 
-/** The float16 bytes of row `i` (a view, not a copy), or null. */
-export function rowBytes(b: EmbeddingBlock, i: number): Uint8Array | null {
-  if (!b.present[i]) return null;
-  return new Uint8Array(b.bits.buffer, b.bits.byteOffset + i * b.dim * 2, b.dim * 2);
+/** The block as one rows x dim array of float16 bits (null rows are zeros); `present[i]` 0 for a null row. */
+export function blockBits(b: EmbeddingBlock): { bits: Uint16Array; present: Uint8Array } {
+  const bits = new Uint16Array(b.rows * b.dim);
+  const out = new Uint8Array(bits.buffer);
+  const present = new Uint8Array(b.rows);
+  for (let i = 0; i < b.rows; i++) {
+    const v = b.values[i];
+    if (!v) continue;
+    out.set(v, i * b.dim * 2);
+    present[i] = 1;
+  }
+  return { bits, present };
 }
 
 /** Not the shape mmcurate writes: the caller takes hyparquet's generic path. */
@@ -72,15 +79,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Reads one column chunk page by page; throws NotOurs for anything but full-or-null rows in PLAIN V2 pages. */
+/** Reads one column chunk page by page (rows are views into it, no copy); throws NotOurs for anything but full-or-null rows in PLAIN V2 pages. */
 function readChunk(bytes: Uint8Array, chunk: ColumnChunk, rows: number, dimHint: number): EmbeddingBlock {
   const meta = chunk.meta_data!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const reader = { view, offset: 0 };
   let dim = dimHint;
-  let bits: Uint16Array | undefined;
-  let out: Uint8Array | undefined;
-  const present = new Uint8Array(rows);
+  const values = new Array<Uint8Array | null>(rows).fill(null);
   let row = 0;
   while (row < rows) {
     if (reader.offset >= bytes.length) throw new NotOurs();
@@ -96,10 +101,6 @@ function readChunk(bytes: Uint8Array, chunk: ColumnChunk, rows: number, dimHint:
       if (n > nulls && (h.num_values - nulls) % (n - nulls) === 0) dim = (h.num_values - nulls) / (n - nulls);
       else if (n > nulls) throw new NotOurs();
     }
-    if (dim && !bits) {
-      bits = new Uint16Array(rows * dim);
-      out = new Uint8Array(bits.buffer);
-    }
     if (h.num_values !== (n - nulls) * dim + nulls) throw new NotOurs();
     const repBytes = bytes.subarray(pageStart, pageStart + h.repetition_levels_byte_length);
     const levelsEnd = pageStart + h.repetition_levels_byte_length + h.definition_levels_byte_length;
@@ -108,8 +109,8 @@ function readChunk(bytes: Uint8Array, chunk: ColumnChunk, rows: number, dimHint:
     if (page.length !== (n - nulls) * dim * 2) throw new NotOurs();
     if (nulls === 0) {
       if (!sameBytes(repBytes, fullRep(n, dim))) throw new NotOurs();
-      present.fill(1, row, row + n);
-      out!.set(page, row * dim * 2);
+      const w = dim * 2;
+      for (let i = 0; i < n; i++) values[row + i] = page.subarray(i * w, (i + 1) * w);
     } else {
       // a page with null rows: walk its levels (rare: scored rows carry embeddings)
       const rep = new Uint8Array(h.num_values);
@@ -126,15 +127,14 @@ function readChunk(bytes: Uint8Array, chunk: ColumnChunk, rows: number, dimHint:
           continue;
         }
         for (let k = 0; k < dim; k++) if (def[at + k] !== 2 || (k > 0 && rep[at + k] !== 1)) throw new NotOurs();
-        out!.set(page.subarray(src, src + dim * 2), r * dim * 2);
-        present[r] = 1;
+        values[r] = page.subarray(src, src + dim * 2);
         src += dim * 2;
         at += dim;
       }
     }
     row += n;
   }
-  return { dim, rows, bits: bits ?? new Uint16Array(0), present };
+  return { dim, rows, values };
 }
 
 /** hyparquet's generic path: lists of numbers (or bytes, the old layout) packed into a block. */
@@ -149,16 +149,10 @@ async function readGeneric(file: AsyncBuffer, metadata: FileMetaData, column: st
     throw new Error(`${column}: neither float16 bytes nor a list of numbers`);
   });
   const dim = values.find((v) => v)?.byteLength ?? 0;
-  const bits = new Uint16Array((rows * dim) / 2);
-  const out = new Uint8Array(bits.buffer);
-  const present = new Uint8Array(rows);
   values.forEach((v, i) => {
-    if (!v) return;
-    if (v.byteLength !== dim) throw new Error(`${column}: row ${start + i} has ${v.byteLength / 2} values, the rows before it ${dim / 2}`);
-    out.set(v, i * dim);
-    present[i] = 1;
+    if (v && v.byteLength !== dim) throw new Error(`${column}: row ${start + i} has ${v.byteLength / 2} values, the rows before it ${dim / 2}`);
   });
-  return { dim: dim / 2, rows, bits, present };
+  return { dim: dim / 2, rows, values };
 }
 
 /**
