@@ -101,7 +101,14 @@ def as_matrix(column, dim, where):
     expect(n == 0 or (lengths == d).all(), f"{where}: lists of several lengths {sorted(set(lengths.tolist()))}")
     if dim:
         expect(d == dim or n == 0, f"{where}: lists of {d} numbers, embedding_dim says {dim}")
-    values = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(column)
+    vt = flat.type
+    if pa.types.is_binary(vt) or pa.types.is_large_binary(vt) or pa.types.is_fixed_size_binary(vt):
+        # Polars reads a FLOAT16 leaf as 2-byte binaries when the file has no ARROW:schema entry (mmcurate writes none)
+        raw = b"".join(flat.to_pylist())
+        expect(len(raw) == 2 * len(flat), f"{where}: list items of type {vt} that are not 2 bytes (float16)")
+        return np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(n, d), f"list<{vt}> as float16"
+    values = flat.to_numpy(zero_copy_only=False)
     return values.astype(np.float32).reshape(n, d), f"list<{t.value_type}>"
 
 

@@ -28,11 +28,11 @@ export interface CaptionRecord {
   metadata: string | null;
   clip_score?: number | null;
   /**
-   * L2-normalised little-endian float16 vector; its dimension is in the file metadata.
+   * L2-normalised float16 vector: little-endian float16 bytes in memory, a Parquet list<FLOAT16> of embedding_dim values on disk (the dimension is also in the file metadata).
    */
   image_embedding?: Uint8Array | null;
   /**
-   * L2-normalised little-endian float16 vector; its dimension is in the file metadata.
+   * L2-normalised float16 vector: little-endian float16 bytes in memory, a Parquet list<FLOAT16> of embedding_dim values on disk (the dimension is also in the file metadata).
    */
   text_embedding?: Uint8Array | null;
   cluster_id?: number | null;
@@ -124,7 +124,7 @@ export interface TextRecord {
    */
   metadata: string | null;
   /**
-   * L2-normalised little-endian float16 vector; its dimension is in the file metadata.
+   * L2-normalised float16 vector: little-endian float16 bytes in memory, a Parquet list<FLOAT16> of embedding_dim values on disk (the dimension is also in the file metadata).
    */
   text_embedding?: Uint8Array | null;
 }

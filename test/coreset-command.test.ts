@@ -37,6 +37,14 @@ function readRejects(out: string, m: Manifest): Record<string, unknown>[] {
 async function readShards(out: string, m: Manifest): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
   for (const s of m.shards) rows.push(...(await readHyparquet(path.join(out, s.path))));
+  // hyparquet's generic reader gives the list<FLOAT16> column as numbers: back to float16 bytes to compare bits
+  for (const r of rows) {
+    const e = r.image_embedding;
+    if (Array.isArray(e)) {
+      const h = f32ToF16(Float32Array.from(e as number[]));
+      r.image_embedding = new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
+    }
+  }
   return rows;
 }
 

@@ -14,7 +14,7 @@ import { unpackFloat16 } from '../src/util/float16.js';
 import { readNpy } from '../src/util/npy.js';
 import { f16ToF32 } from '../src/util/float16.js';
 import { shapeImage } from './score-shapes.js';
-import { cli } from './helpers.js';
+import { cli, duck } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mmcurate-score-cmd-'));
 const raw = join(tmp, 'raw');
@@ -113,6 +113,17 @@ describe('mmcurate score', () => {
     const firstImg = f16ToF32((ie.values as Uint16Array).subarray(0, 64));
     assert.deepEqual(Array.from(firstImg), Array.from(unpackFloat16(rows[0]!.image_embedding as Uint8Array)));
     assert.ok(Math.abs((metaRows[0]!.similarity as number) - (rows[0]!.clip_score as number)) < 1e-9);
+
+    // on disk the embeddings are numbers (list<FLOAT16>): DuckDB reads FLOAT[] rows equal to the .npy float16 rows
+    const files = m.shards.map((s) => `'${join(out, s.path)}'`).join(', ');
+    const d = await duck(`SELECT typeof(image_embedding) t, image_embedding e, len(text_embedding)::INT n FROM read_parquet([${files}])`);
+    assert.equal(d.length, rows.length);
+    const allImg = f16ToF32(ie.values as Uint16Array);
+    d.forEach((r, i) => {
+      assert.equal(r.t, 'FLOAT[]');
+      assert.equal(r.n, 64);
+      assert.deepEqual((r.e as number[]).map(Number), Array.from(allImg.subarray(i * 64, (i + 1) * 64)));
+    });
 
     // A re-run finds the task done and rewrites the same manifest.
     const again = await score({ input: CAPTIONS, out, minClipScore: 0.28, emitNpy: true, batch: 4, workers: 1, device: 'cpu', quiet: true });

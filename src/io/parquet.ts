@@ -6,6 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import * as storage from '../storage/index.js';
+import { float16ListColumns, metadataDim, readEmbeddingGroup } from './embeddings.js';
 
 export interface ParquetFile {
   path: string;
@@ -85,6 +86,46 @@ export async function readRowGroup(
 const cache = new WeakMap<object, { key: string; rows: Record<string, unknown>[] }>();
 
 async function decode(pf: ParquetFile & { file: AsyncBuffer }, range: { start: number; end: number }, columns?: string[]): Promise<Record<string, unknown>[]> {
+  // embedding lists are read page by page (embeddings.ts), as float16 bytes like the layout before them
+  // (only mmcurate's embedding columns: a foreign file's float16 lists stay numbers, as hyparquet reads them)
+  const lists = float16ListColumns(pf.metadata);
+  for (const c of lists) if (c !== 'image_embedding' && c !== 'text_embedding') lists.delete(c);
+  const wanted = columns ?? pf.columns;
+  const fast = lists.size ? wanted.filter((c) => lists.has(c)) : [];
+  if (!fast.length) return generic(pf, range, columns);
+  const rest = wanted.filter((c) => !lists.has(c));
+  const n = range.end - range.start;
+  const base = rest.length ? await generic(pf, range, rest) : new Array<Record<string, unknown>>(n);
+  const dim = metadataDim(pf.metadata);
+  for (const col of fast) {
+    for (let g = 0; g < pf.groups.length; g++) {
+      const grp = pf.groups[g]!;
+      if (grp.end <= range.start || grp.start >= range.end) continue;
+      const block = await readEmbeddingGroup(pf.file, pf.metadata, col, g, dim);
+      for (let r = Math.max(grp.start, range.start); r < Math.min(grp.end, range.end); r++) {
+        const i = r - range.start;
+        const v = block.values[r - grp.start]!;
+        if (base[i]) base[i]![col] = v;
+        else {
+          const o: Record<string, unknown> = {};
+          o[col] = v;
+          base[i] = o;
+        }
+      }
+    }
+  }
+  // columns in the order asked for (the file's when none were), as hyparquet gives them: the embeddings were
+  // added last, so only rows where another column follows them are rebuilt
+  const last = wanted.findLastIndex((c) => !lists.has(c));
+  if (last < 0 || wanted.slice(0, last).every((c) => !lists.has(c))) return base;
+  return base.map((row) => {
+    const o: Record<string, unknown> = {};
+    for (const c of wanted) o[c] = row[c];
+    return o;
+  });
+}
+
+async function generic(pf: ParquetFile & { file: AsyncBuffer }, range: { start: number; end: number }, columns?: string[]): Promise<Record<string, unknown>[]> {
   return (await parquetReadObjects({
     file: pf.file,
     metadata: pf.metadata,

@@ -4,6 +4,7 @@
  */
 import type { SchemaElement } from 'hyparquet';
 import { loadSchema } from '../schemas.js';
+import { float16ListElements } from './float16-list-chunk.js';
 import type { Layout } from '../records.js';
 
 type JsonSchema = Record<string, unknown> & {
@@ -74,6 +75,8 @@ function leaf(name: string, s: JsonSchema, optional: boolean): { elements: Schem
       feature: { _type: 'Image' },
     };
   }
+  // embeddings: float16 bytes in memory, a list of FLOAT16 numbers on disk (float16-list-chunk.ts)
+  if (s['x-parquet'] === 'FLOAT16_LIST') return { elements: float16ListElements(name), feature: { feature: { dtype: 'float16', _type: 'Value' }, _type: 'List' } };
   if (s.binary) return { elements: [{ name, type: 'BYTE_ARRAY', repetition_type }], feature: { dtype: 'binary', _type: 'Value' } };
   const t = types(s).filter((x) => x !== 'null');
   if (t[0] === 'array') {

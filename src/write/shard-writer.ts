@@ -16,6 +16,7 @@ import { getSchemaPath } from 'hyparquet/src/schema.js';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
 import { stringBounds, writeByteArrayChunk, type ByteArrayLeaf } from './byte-array-chunk.js';
+import { writeFloat16ListChunk } from './float16-list-chunk.js';
 import { VERSION } from '../version.js';
 import { codec, compressors, type Codec, type Compression } from './codecs.js';
 
@@ -97,6 +98,7 @@ function mostlyDistinct(c: ColumnDef, values: unknown[]): boolean {
 /** A UTF-8 string leaf (not raw bytes): its min/max are worth writing. */
 const isString = (e: SchemaElement): boolean => e.type === 'BYTE_ARRAY' && (e.converted_type === 'UTF8' || e.logical_type?.type === 'STRING');
 const isImage = (c: ColumnDef): boolean => c.elements.length === 3 && c.elements[1]!.name === 'bytes' && c.elements[2]!.name === 'path';
+const isFloat16List = (c: ColumnDef): boolean => c.elements.length === 3 && c.elements[2]!.logical_type?.type === 'FLOAT16';
 const isFlatBytes = (c: ColumnDef): boolean => c.elements.length === 1 && c.elements[0]!.type === 'BYTE_ARRAY';
 
 /**
@@ -249,6 +251,10 @@ export class ShardWriter {
     for (let j = 0; j < this.columns.length; j++) {
       const c = this.columns[j]!;
       const values = this.buffer[j]!;
+      if (isFloat16List(c)) {
+        chunks.push(writeFloat16ListChunk(sink, c.name, values));
+        continue;
+      }
       // image bytes are JPEG/PNG/WebP already: compressing them again costs time and saves nothing
       const binary = holdsBinary(c, values);
       const plain = binary || mostlyDistinct(c, values);
