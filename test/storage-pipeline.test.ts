@@ -202,6 +202,14 @@ test('filter, dedup and export (webdataset) on s3:// match the same chain on loc
   const tars = (readdirSync(path.join(L, 'chain', 'wds')) as string[]).filter((f) => f.endsWith('.tar')).sort();
   assert.ok(tars.length >= 2);
   for (const t of tars) assert.deepEqual(Buffer.from(await storage.readAll(`s3://bucket/out/chain/wds/${t}`)), readFileSync(path.join(L, 'chain', 'wds', t)), t);
+  // download reads the bucket and writes to it: every URL here resolves to loopback, refused without a network
+  for (const [src, out] of [[path.join(L, 'ingest'), path.join(L, 'dl')], ['s3://bucket/out/ingest', 's3://bucket/out/dl']] as const) {
+    const r = await cli(['download', '--input', src, '--out', out, '--resolve', 'example.com=127.0.0.1', '--allow-empty', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const dl = await manifestOf('s3://bucket/out/dl');
+  assert.equal(dl.rejects.reduce((n, r) => n + r.rows, 0), 292);
+  assert.deepEqual(strip(dl), strip(await manifestOf(path.join(L, 'dl'))));
   const keys = (await storage.list('s3://bucket/out/chain')).map((e) => e.loc);
   assert.ok(!keys.some((k) => k.includes('/_work/')), keys.join(' '));
 
