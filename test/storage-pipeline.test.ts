@@ -172,3 +172,75 @@ test('credentials in an input URL reach the server but no manifest, plan, marker
   assert.match(missing.stderr, /none\.jsonl/);
   assert.ok(!missing.stderr.includes('pw-hunter2'), missing.stderr);
 });
+
+test('filter, dedup and export (webdataset) on s3:// match the same chain on local disk; report and status read the bucket', async () => {
+  const run = async (src: string, at: (s: string) => string) => {
+    const steps = [
+      ['filter', '--input', src, '--caption-words', '4-', '--out', at('filter'), '--workers', '1'],
+      // two inputs with the same captions: every row of the second is a duplicate of the first
+      ['dedup', '--input', at('filter'), '--input', src, '--exact', 'caption', '--out', at('dedup')],
+      ['export', at('dedup'), '--format', 'webdataset', '--samples-per-shard', '100', '--out', at('wds'), '--workers', '1'],
+    ];
+    for (const s of steps) {
+      const r = await cli([...s, '--quiet']);
+      assert.equal(r.code, 0, `${s.join(' ')}: ${r.stderr}`);
+    }
+  };
+  await run(path.join(L, 'ingest'), (s) => path.join(L, 'chain', s));
+  await run('s3://bucket/out/ingest', (s) => `s3://bucket/out/chain/${s}`);
+  // manifests minus the paths that name where they ran
+  const strip = (m: unknown): unknown => JSON.parse(JSON.stringify(m, (k, v) => (['input', 'inputs', 'command', 'created', 'argv', 'started', 'finished', 'seconds', 'git'].includes(k) ? undefined : v)));
+  for (const s of ['filter', 'dedup', 'wds']) {
+    const a = await manifestOf(path.join(L, 'chain', s));
+    const b = await manifestOf(`s3://bucket/out/chain/${s}`);
+    assert.deepEqual(strip(b), strip(a), s);
+    if (s !== 'wds') assert.deepEqual(await stored(`s3://bucket/out/chain/${s}`), await stored(path.join(L, 'chain', s)));
+  }
+  const dd = await manifestOf(path.join(L, 'chain', 'dedup'));
+  assert.ok(dd.rejects.reduce((n, r) => n + r.rows, 0) > 0, 'dedup dropped the second input');
+  // the tars, byte for byte
+  const tars = (readdirSync(path.join(L, 'chain', 'wds')) as string[]).filter((f) => f.endsWith('.tar')).sort();
+  assert.ok(tars.length >= 2);
+  for (const t of tars) assert.deepEqual(Buffer.from(await storage.readAll(`s3://bucket/out/chain/wds/${t}`)), readFileSync(path.join(L, 'chain', 'wds', t)), t);
+  // download reads the bucket and writes to it: every URL here resolves to loopback, refused without a network
+  for (const [src, out] of [[path.join(L, 'ingest'), path.join(L, 'dl')], ['s3://bucket/out/ingest', 's3://bucket/out/dl']] as const) {
+    const r = await cli(['download', '--input', src, '--out', out, '--resolve', 'example.com=127.0.0.1', '--allow-empty', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const dl = await manifestOf('s3://bucket/out/dl');
+  assert.equal(dl.rejects.reduce((n, r) => n + r.rows, 0), 292);
+  assert.deepEqual(strip(dl), strip(await manifestOf(path.join(L, 'dl'))));
+  const keys = (await storage.list('s3://bucket/out/chain')).map((e) => e.loc);
+  assert.ok(!keys.some((k) => k.includes('/_work/')), keys.join(' '));
+
+  let printed = '';
+  const w = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((c: string | Uint8Array) => ((printed += String(c)), true)) as typeof process.stdout.write;
+  let st: { code: number; stderr: string };
+  try {
+    st = await cli(['status', 's3://bucket/out/chain/dedup']);
+  } finally {
+    process.stdout.write = w;
+  }
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(printed, /write/);
+  const html = path.join(L, 'chain-report.html');
+  const rep = await cli(['report', 's3://bucket/out/chain/dedup', '--out', html]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(readFileSync(html, 'utf8'), /dedup/);
+  // the bucket prefix of the whole run: its three stage folders, found by listing
+  printed = '';
+  process.stdout.write = ((c: string | Uint8Array) => ((printed += String(c)), true)) as typeof process.stdout.write;
+  try {
+    st = await cli(['report', 's3://bucket/out/chain', '--json', '--quiet']);
+    assert.equal(st.code, 0, st.stderr);
+    const j = JSON.parse(printed) as { datasets: { name: string; rows: number }[] };
+    assert.deepEqual(j.datasets.map((d) => d.name), ['filter', 'dedup', 'wds']);
+    printed = '';
+    st = await cli(['status', 's3://bucket/out/chain']);
+  } finally {
+    process.stdout.write = w;
+  }
+  assert.equal(st.code, 0, st.stderr);
+  for (const s of ['filter', 'dedup', 'wds']) assert.match(printed, new RegExp(`^${s} `, 'm'));
+});

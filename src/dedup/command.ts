@@ -3,12 +3,12 @@
  * in a fixed global order (input order, shard, row). Exact: sha256 of a normalised key, shuffled by hash
  * bucket. Near: MinHash LSH over word n-grams, verified pairs, connected components. See docs/dedup.md.
  */
-import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { bool, formatHelp, list, num, parseFlagsOnly, str, type Flags, type Parsed } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
+import { resolve } from '../storage/location.js';
 import { runLocal } from '../run/executor.js';
 import { worldOf, type PlanContext, type StageDef, type StepDecl, type StepPlan } from '../run/contract.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
@@ -93,8 +93,8 @@ export function options(argv: string[]): DedupOptions {
   const threshold = num(p, 'threshold') ?? 0.8;
   if (!(threshold > 0 && threshold <= 1)) throw new UsageError(`mmcurate dedup: --threshold ${threshold}: expected a Jaccard similarity in (0, 1]`);
   const o: DedupOptions = {
-    inputs: inputs.map((d) => path.resolve(d)),
-    out: path.resolve(out),
+    inputs: inputs.map((d) => resolve(d)),
+    out: resolve(out),
     buckets: num(p, 'buckets'),
     shardRows: num(p, 'shard-rows'),
     compression: str(p, 'compression') as Compression | undefined,
@@ -135,7 +135,7 @@ async function plan(o: DedupOptions, ctx: PlanContext): Promise<StepPlan[]> {
   const columns: string[] = [];
   let base = 0;
   for (const [k, dir] of o.inputs.entries()) {
-    if (path.resolve(dir) === o.out) throw new UsageError(`mmcurate dedup: --out must differ from --input ${dir}`);
+    if (resolve(dir) === o.out) throw new UsageError(`mmcurate dedup: --out must differ from --input ${dir}`);
     const ds = openDataset(dir);
     const l = ds.manifest.layout;
     if (l !== 'caption' && l !== 'interleaved' && l !== 'text') throw new UsageError(`--input ${dir}: a ${l} dataset; dedup reads caption, interleaved or text datasets (dedup before mixing)`);
@@ -160,7 +160,8 @@ async function plan(o: DedupOptions, ctx: PlanContext): Promise<StepPlan[]> {
   const buckets = o.buckets ?? Math.max(1, o.exact ? Math.ceil(total / 2_000_000) : Math.ceil((total * o.near!.params.bands) / 4_000_000));
   const spec: DedupSpec = {
     step: 'write',
-    work: paths.work(o.out),
+    // ctx.dir: where tasks write (a local work folder when --out is a bucket: storage/outdir.ts)
+    work: paths.work(ctx.dir),
     inputs: o.inputs,
     parts,
     layout: layout!,

@@ -5,9 +5,9 @@ import { emptySources, summarize } from '../cli/summary.js';
 import { runLocal } from '../run/executor.js';
 import { worldOf, type StageDef } from '../run/contract.js';
 import { openDataset } from '../io/dataset.js';
+import { resolve as resolveLocation } from '../storage/location.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
 import sharp from 'sharp';
-import path from 'node:path';
 import { isIP } from 'node:net';
 import { VERSION } from '../version.js';
 import { DEFAULT_MAX_PIXELS } from '../ingest/images.js';
@@ -116,7 +116,7 @@ export const stage: StageDef<DownloadOptions> = {
       command: ctx.command,
       world,
       columns,
-      input: { dir: path.resolve(o.input), rows },
+      input: { dir: resolveLocation(o.input), rows },
       settings: { image: o.image, fetch: fetchSettings },
     };
     return [
@@ -190,8 +190,9 @@ export function options(argv: string[]): DownloadOptions {
   };
   const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1024 * 1024));
   return {
-    input,
-    out,
+    // a path made absolute, or a URL (s3://…) in its canonical form: path.resolve would mangle it
+    input: resolveLocation(input),
+    out: resolveLocation(out),
     image,
     fetch,
     concurrency: num(p, 'concurrency') ?? 64,

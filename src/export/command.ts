@@ -11,6 +11,7 @@ import { runStageCommand } from '../cli/stage-command.js';
 import { contiguous, worldOf, type StageDef } from '../run/contract.js';
 import { runLocal } from '../run/executor.js';
 import { openDataset } from '../io/dataset.js';
+import { resolve } from '../storage/location.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
 import { BRIEF_PROMPTS } from './sample.js';
 import type { ExportFormat, ExportSpec } from './task.js';
@@ -64,14 +65,14 @@ export function options(argv: string[]): ExportOptions {
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`mmcurate export: unsupported --format "${format}". Should be one of: ${FORMATS.join(', ')}`);
   const out = str(p, 'out');
   if (!out) throw new UsageError('mmcurate export: --out is required (the folder the tars or llava.json go to)');
-  if (path.resolve(out) === path.resolve(inputs[0]!)) throw new UsageError(`mmcurate export: --out ${out} is the input folder; give another folder`);
+  if (resolve(out) === resolve(inputs[0]!)) throw new UsageError(`mmcurate export: --out ${out} is the input folder; give another folder`);
   const prompts = list(p, 'caption-prompt');
   if (prompts.length && format !== 'llava') throw new UsageError('mmcurate export: --caption-prompt is for --format llava');
   if (prompts.some((x) => !x.trim())) throw new UsageError('mmcurate export: --caption-prompt must not be blank');
   return {
-    input: path.resolve(inputs[0]!),
+    input: resolve(inputs[0]!),
     format: format as ExportFormat,
-    out: path.resolve(out),
+    out: resolve(out),
     samplesPerShard: num(p, 'samples-per-shard'),
     ...(prompts.length ? { captionPrompts: prompts } : {}),
     tasks: num(p, 'tasks'),
@@ -99,7 +100,8 @@ export const stage: StageDef<ExportOptions> = {
     const spp = o.samplesPerShard ?? DEFAULT_SAMPLES_PER_SHARD;
     const outShards = Math.max(1, Math.ceil(total / spp));
     const world = worldOf(Math.min(outShards, 256), ctx.tasks);
-    const work = path.join(o.out, '_work', 'export');
+    // ctx.dir: where tasks write (a local work folder when --out is a bucket: storage/outdir.ts)
+    const work = path.join(ctx.dir, '_work', 'export');
     const spec: ExportSpec = {
       format: o.format,
       layout: ds.manifest.layout,

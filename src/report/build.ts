@@ -3,7 +3,8 @@
  * funnel, one streaming pass over each dataset's shards and one over its rejects, the audit for a mixture,
  * and a few rows fetched again from a stage's input for pictures of what it dropped.
  */
-import { existsSync } from 'node:fs';
+import { isRemote, join, resolve } from '../storage/location.js';
+import { existsSync } from '../storage/sync.js';
 import path from 'node:path';
 import { auditDataset } from '../audit/audit.js';
 import { DEFAULT_VISUAL_TOKENS } from '../recipes/load.js';
@@ -27,12 +28,12 @@ export async function buildModel(root: string, opts: Partial<ReportOptions> = {}
   const datasets: DatasetReport[] = [];
   for (const f of found) {
     log(`report: reading ${f.name} (${f.manifest.rows} rows)`);
-    datasets.push(await datasetReport(f, path.resolve(root), o, thumbs));
+    datasets.push(await datasetReport(f, resolve(root), o, thumbs));
   }
-  const abs = path.resolve(root);
+  const abs = resolve(root);
   return {
     mmcurate: VERSION,
-    title: path.basename(abs),
+    title: path.posix.basename(abs),
     path: abs,
     options: o,
     datasets,
@@ -69,7 +70,7 @@ function flagOf(command: unknown, flag: string): string | undefined {
 function inputDataset(m: Manifest): string | null {
   if (typeof m.input !== 'string') return null;
   if (m.input_layout !== undefined && m.input_layout !== 'dataset') return null;
-  return existsSync(path.join(m.input, 'manifest.json')) ? m.input : null;
+  return existsSync(join(m.input, 'manifest.json')) ? m.input : null;
 }
 
 async function sample(p: Picked, thumbs: Thumbs): Promise<Sample> {
@@ -171,7 +172,7 @@ async function datasetReport(f: Found, root: string, o: ReportOptions, thumbs: T
 
   return {
     name: f.name,
-    dir: path.relative(root, f.dir) || '.',
+    dir: (isRemote(root) ? f.dir.slice(root.length).replace(/^\/+/, '') : path.relative(root, f.dir)) || '.',
     stage: m.stage,
     layout: m.layout,
     read: m.read,

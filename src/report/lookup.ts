@@ -3,8 +3,8 @@
  * (a reject's location) or by id (a cluster's members). Only row groups that hold a wanted row decode
  * their image and embedding columns; every other group is read for its id column only.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { join } from '../storage/location.js';
+import { existsSync } from '../storage/sync.js';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
 import { unified } from '../mix/unify.js';
 import { f16Table } from '../util/float16.js';
@@ -63,7 +63,7 @@ export async function byLocation(dir: string, wanted: { file: string; row: numbe
   const out = new Map<string, Looked>();
   const files = [...new Set(wanted.map((w) => w.file))].sort();
   for (const rel of files) {
-    const file = path.join(dir, rel);
+    const file = join(dir, rel);
     if (!rel.endsWith('.parquet') || !existsSync(file)) continue;
     const pf = await openParquet(file);
     const cols = PICTURE.filter((c) => pf.columns.includes(c));
@@ -81,7 +81,7 @@ export async function byId(dir: string, shards: string[], ids: Set<string>): Pro
   const out = new Map<string, Looked>();
   for (const rel of shards) {
     if (out.size === ids.size) break;
-    const pf = await openParquet(path.join(dir, rel));
+    const pf = await openParquet(join(dir, rel));
     const cols = [...PICTURE, 'image_embedding'].filter((c) => pf.columns.includes(c));
     for (const g of pf.groups) {
       for (const sl of slices(g, 65536)) {

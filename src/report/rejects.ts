@@ -3,8 +3,8 @@
  * (so a histogram shows what a filter or band dropped next to what it kept), cluster membership (coreset),
  * and a few seeded examples per reason. Memory: the counts and `examples` lines per reason.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import path from 'node:path';
+import * as storage from '../storage/index.js';
+import { existsSync } from '../storage/sync.js';
 import { createInterface } from 'node:readline';
 import { CountMap } from './counts.js';
 import { Lowest, rankOf } from './sample.js';
@@ -33,9 +33,10 @@ export interface RejectScan {
 
 export async function eachReject(dir: string, files: string[], fn: (r: RejectLine, where: string) => void): Promise<void> {
   for (const rel of files) {
-    const file = path.join(dir, rel);
+    // through storage: the dataset may be a bucket prefix
+    const file = storage.join(dir, rel);
     if (!existsSync(file)) continue;
-    const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+    const rl = createInterface({ input: storage.stream(file), crlfDelay: Infinity });
     let n = 0;
     for await (const line of rl) {
       n++;

@@ -4,8 +4,8 @@
  * (highest, lowest, random by clip_score), whose image bytes are copied out of the decoded batch. Memory:
  * one batch of rows, the counts (bounded by distinct rounded values) and 3 × n samples.
  */
-import path from 'node:path';
 import { openParquet, readRowGroup, slices } from '../io/parquet.js';
+import { join } from '../storage/location.js';
 import { unified } from '../mix/unify.js';
 import type { Image } from '../records.js';
 import { sampleTokens, type TokenCounter } from '../mix/tokens.js';
@@ -81,7 +81,7 @@ export async function scanShards(dir: string, shards: string[], o: { samples: nu
     hasImages: false,
   };
   for (const rel of shards) {
-    const file = path.join(dir, rel);
+    const file = join(dir, rel);
     let pf: Awaited<ReturnType<typeof openParquet>>;
     try {
       pf = await openParquet(file);

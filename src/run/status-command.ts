@@ -3,7 +3,7 @@
  * ETA, and the log of each failed rank. It reads the plans and markers only, so it answers the same
  * whichever backend runs the tasks.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync as fsExists, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -11,6 +11,8 @@ import { bool, formatHelp, num, parseArgs, type Flags } from '../cli/args.js';
 import { failedPath, markerState, runningPath } from './markers.js';
 import { pidAlive } from '../util/pid.js';
 import { readPlan, readStageRecord } from './plan.js';
+import { isRemote, join, resolve } from '../storage/location.js';
+import { existsSync, listSync, readTextSync } from '../storage/sync.js';
 
 const flags: Flags = {
   json: { type: 'boolean', help: 'print the status as JSON' },
@@ -43,23 +45,37 @@ export interface StepStatus {
 
 /** Stage folders of OUT: itself when it is one, else its subfolders in the pipeline's order. */
 function stageDirs(out: string): { name: string; dir: string }[] {
-  if (readStageRecord(out)) return [{ name: path.basename(out), dir: out }];
-  const pf = path.join(out, '_pipeline.json');
-  if (existsSync(pf)) {
-    const p = JSON.parse(readFileSync(pf, 'utf8')) as { stages: { name: string }[] };
-    return p.stages.map((s) => ({ name: s.name, dir: path.join(out, s.name) }));
+  if (readStageRecord(out)) return [{ name: path.posix.basename(out), dir: out }];
+  // through storage: OUT may be a bucket prefix (--out s3://…)
+  const pipeline = readTextSync(join(out, '_pipeline.json'));
+  if (pipeline !== undefined) {
+    const p = JSON.parse(pipeline) as { stages: { name: string }[] };
+    return p.stages.map((s) => ({ name: s.name, dir: join(out, s.name) }));
   }
-  if (!existsSync(out)) throw new UsageError(`${out} does not exist`);
+  if (isRemote(out)) {
+    // one listing: the stage folders are those holding _plan/stage.json
+    const names = listSync(out)
+      .map((e) => e.loc.slice(join(out).length + 1))
+      .filter((k) => /^[^/]+\/_plan\/stage\.json$/.test(k))
+      .map((k) => k.split('/')[0]!);
+    if (!names.length) throw new UsageError(`${out} holds no run (no stage folders with _plan/stage.json)`);
+    return names.sort().map((n) => ({ name: n, dir: join(out, n) }));
+  }
+  if (!fsExists(out)) throw new UsageError(`${out} does not exist`);
   return readdirSync(out)
-    .filter((n) => existsSync(path.join(out, n, '_plan', 'stage.json')))
+    .filter((n) => fsExists(path.join(out, n, '_plan', 'stage.json')))
     .sort()
     .map((n) => ({ name: n, dir: path.join(out, n) }));
 }
 
 function isRunning(file: string): boolean {
   try {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as { host: string; pid: number };
+    const text = readTextSync(file);
+    if (text === undefined) return false;
+    const r = JSON.parse(text) as { host: string; pid: number };
     if (r.host === os.hostname()) return pidAlive(r.pid);
+    // a bucket keeps no mtime we read here: a marker of another host counts as running
+    if (isRemote(file)) return true;
     return Date.now() - statSync(file).mtimeMs < 24 * 3600 * 1000;
   } catch {
     return false;
@@ -68,7 +84,7 @@ function isRunning(file: string): boolean {
 
 export function runStatus(out: string): StepStatus[] {
   const res: StepStatus[] = [];
-  for (const { name, dir } of stageDirs(path.resolve(out))) {
+  for (const { name, dir } of stageDirs(resolve(out))) {
     const rec = readStageRecord(dir);
     const steps = rec?.steps ?? [];
     for (const s of steps) {
@@ -87,7 +103,7 @@ export function runStatus(out: string): StepStatus[] {
         }
         if (existsSync(failedPath(dir, s.name, r))) {
           failed.push(r);
-          const f = JSON.parse(readFileSync(failedPath(dir, s.name, r), 'utf8')) as { log?: string };
+          const f = JSON.parse(readTextSync(failedPath(dir, s.name, r)) ?? '{}') as { log?: string };
           logs.push(f.log ?? path.join(path.dirname(dir), '_logs', name, s.name, `${r}.log`));
         } else if (isRunning(runningPath(dir, s.name, r))) running++;
       }
