@@ -176,3 +176,55 @@ export async function startServer(handlers: Record<string, Handler>): Promise<Im
       }),
   };
 }
+
+export interface DnsServer {
+  port: number;
+  /** Questions asked, as "name TYPE". */
+  asked: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real DNS server on 127.0.0.1 (UDP): names in `a` answer with their IPv4 address (no AAAA record: NOERROR,
+ * no answer), names in `silent` get no reply at all (a server that is down), every other name NXDOMAIN.
+ */
+export async function dnsServer(a: Record<string, string>, silent: string[] = []): Promise<DnsServer> {
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  const asked: string[] = [];
+  sock.on('message', (q, from) => {
+    // header (12 bytes), then one question: labels, QTYPE, QCLASS
+    let o = 12;
+    const labels: string[] = [];
+    while (q[o]! > 0) {
+      labels.push(q.subarray(o + 1, o + 1 + q[o]!).toString('latin1'));
+      o += q[o]! + 1;
+    }
+    const qend = o + 5;
+    const qtype = q.readUInt16BE(o + 1);
+    const name = labels.join('.').toLowerCase();
+    asked.push(`${name} ${qtype === 1 ? 'A' : qtype === 28 ? 'AAAA' : qtype}`);
+    if (silent.includes(name)) return;
+    const ip = a[name];
+    const answer = ip !== undefined && qtype === 1;
+    const head = Buffer.alloc(12);
+    q.copy(head, 0, 0, 2); // the query's id
+    head.writeUInt16BE(ip === undefined ? 0x8183 : 0x8180, 2); // response, recursion desired + available; NXDOMAIN or NOERROR
+    head.writeUInt16BE(1, 4);
+    head.writeUInt16BE(answer ? 1 : 0, 6);
+    const parts = [head, q.subarray(12, qend)];
+    if (answer) {
+      const rr = Buffer.alloc(16);
+      rr.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
+      rr.writeUInt16BE(1, 2);
+      rr.writeUInt16BE(1, 4);
+      rr.writeUInt32BE(60, 6);
+      rr.writeUInt16BE(4, 10);
+      ip.split('.').forEach((b, i) => (rr[12 + i] = Number(b)));
+      parts.push(rr);
+    }
+    sock.send(Buffer.concat(parts), from.port, from.address);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  return { port: sock.address().port, asked, close: () => new Promise<void>((r) => sock.close(() => r())) };
+}

@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { readHyparquet, runMain, tmpDir } from './helpers.js';
-import { makeImages, routes, startServer, type ImageServer } from './download-helpers.js';
+import { dnsServer, makeImages, routes, startServer, type ImageServer } from './download-helpers.js';
 import type { Manifest } from '../src/write/manifest.js';
 
 let server: ImageServer;
@@ -213,6 +213,39 @@ describe('download', () => {
     assert.match(none.stderr, /private_address.*--allow-private-addresses/s);
   });
 
+  it('--dns-server: names resolve through that server (cached), an unknown name is dns_failed, a silent server too', async () => {
+    const dns = await dnsServer({ 'images.example.test': '127.0.0.1', 'evil.example.test': '169.254.169.254' }, ['down.example.test']);
+    try {
+      const p = server.port;
+      const urls = [
+        `http://images.example.test:${p}/img/photo.jpg`,
+        `http://gone.example.test:${p}/img/photo.jpg`, // NXDOMAIN
+        `http://images.example.test:${p}/img/chart.png`, // the same host again: answered from the cache
+        `http://evil.example.test:${p}/img/photo.jpg`, // resolves to a metadata address: refused after DNS
+        `http://down.example.test:${p}/img/photo.jpg`, // the server never answers for it
+      ];
+      const d = tmpDir('mmcurate-download-dns-');
+      writeFileSync(path.join(d, 'urls.jsonl'), urls.map((url, i) => JSON.stringify({ caption: `c${i}`, url })).join('\n') + '\n');
+      const inp = path.join(d, 'in');
+      assert.equal((await runMain(['ingest', '--kind', 'caption', '--input', path.join(d, 'urls.jsonl'), '--out', inp, '--quiet'])).code, 0);
+      const out = path.join(d, 'out');
+      const r = await runMain(['download', '--input', inp, '--out', out, '--dns-server', `127.0.0.1:${dns.port}`, '--allow-private-addresses', '--retries', '0', '--concurrency', '1', '--timeout', '2', '--quiet']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((await rowsOf(out)).map((x) => (x.image as { path: string }).path), [urls[0], urls[2]]);
+      const rejects = rejectsOf(out);
+      assert.deepEqual(rejects.map((j) => [j.url, j.reason]), [[urls[1], 'dns_failed'], [urls[3], 'private_address'], [urls[4], 'dns_failed']]);
+      assert.match(String(rejects[0]!.detail), /gone\.example\.test: no such host/);
+      assert.match(String(rejects[1]!.detail), /evil\.example\.test resolves to 169\.254\.169\.254/);
+      assert.match(String(rejects[2]!.detail), /down\.example\.test: DNS lookup failed for now/);
+      assert.deepEqual(manifestOf(out).rejected_by_reason, { dns_failed: 2, private_address: 1 });
+      // one A and one AAAA question per name, however many URLs name it
+      assert.equal(dns.asked.filter((q) => q === 'images.example.test A').length, 1);
+      assert.equal(dns.asked.filter((q) => q === 'images.example.test AAAA').length, 1);
+    } finally {
+      await dns.close();
+    }
+  });
+
   it('--tasks 3 writes the same rows and bytes as --tasks 1, and a lost shard is downloaded again', async () => {
     const three = path.join(dir, 'three');
     const r = await runMain(['download', '--input', ingested, '--out', three, '--tasks', '3', ...caseFlags()]);
@@ -251,5 +284,6 @@ describe('download', () => {
     await bad(['--encode-format', 'png', '--encode-quality', '95'], /compression level, 0-9/);
     await bad(['--allow-address', '10.0.0.0/40'], /not a prefix length/);
     await bad(['--resolve', 'a.test=not-an-ip'], /not an IP address/);
+    await bad(['--dns-server', 'dns.example.test'], /--dns-server dns\.example\.test: give an IP address/);
   });
 });

@@ -18,6 +18,7 @@ async function fromSharp(bytes: Uint8Array): Promise<ImageHeader> {
     orientation: m.orientation ?? 1,
     hasAlpha: m.hasAlpha,
     cmyk: m.space === 'cmyk',
+    ...(m.format === 'jpeg' ? { gray: m.channels === 1 } : {}),
   };
 }
 

@@ -49,6 +49,7 @@ export const flags = {
   'disallowed-header-directives': { type: 'list', help: `X-Robots-Tag directives that opt an image out (default ${DEFAULT_DIRECTIVES.join(',')}; "none" honours none)` },
   'allow-private-addresses': { type: 'boolean', help: 'let downloads connect to loopback, private, link-local and other non-public addresses (cloud metadata addresses stay refused)' },
   'allow-address': { type: 'list', help: 'CIDR ranges allowed even though private, e.g. 10.1.2.0/24 for an internal mirror; repeatable' },
+  'dns-server': { type: 'list', help: 'ADDRESS[:PORT]: resolve names through this DNS server (A and AAAA, c-ares) instead of the system resolver, e.g. a local caching resolver for a large crawl; repeatable' },
   resolve: { type: 'list', help: 'HOST=ADDRESS: use this address for HOST instead of DNS (as curl --resolve); the address is still checked' },
   tasks: { type: 'number', integer: true, min: 1, help: `number of tasks the rows are cut into, contiguous runs (default one per ${ROWS_PER_TASK.toLocaleString('en-US')} rows, at most 256)` },
   workers: { type: 'number', integer: true, min: 1, help: 'tasks run at once (default: CPU count)' },
@@ -159,6 +160,13 @@ export function options(argv: string[]): DownloadOptions {
     if (bad !== undefined) throw new UsageError(`mmcurate download: --resolve ${host}=${addr}: "${bad}" is not an IP address`);
     resolve[host.toLowerCase()] = addrs;
   }
+  const dnsServers = list(p, 'dns-server').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const d of dnsServers) {
+    const m = /^\[([^\]]+)\](?::(\d+))?$|^([^:]+)(?::(\d+))?$|^([0-9a-fA-F:]+)$/.exec(d);
+    const ip = m?.[1] ?? m?.[3] ?? m?.[5];
+    const port = Number(m?.[2] ?? m?.[4] ?? 53);
+    if (!ip || !isIP(ip) || !(port >= 1 && port <= 65535)) throw new UsageError(`mmcurate download: --dns-server ${d}: give an IP address, with a port if not 53 (e.g. 127.0.0.1:5353 or [::1]:53)`);
+  }
   const directives = list(p, 'disallowed-header-directives').flatMap((v) => v.split(',')).map((v) => v.trim().toLowerCase()).filter(Boolean);
   const token = str(p, 'user-agent-token');
   if (token !== undefined && !/^[A-Za-z0-9_.-]+$/.test(token)) throw new UsageError(`mmcurate download: --user-agent-token "${token}": letters, digits, "_", "-" and "." only (it goes into a header)`);
@@ -187,6 +195,7 @@ export function options(argv: string[]): DownloadOptions {
     disallowed: directives.length === 1 && directives[0] === 'none' ? [] : directives.length ? directives : DEFAULT_DIRECTIVES,
     policy: { allowPrivate: bool(p, 'allow-private-addresses'), allow },
     resolve,
+    ...(dnsServers.length ? { dnsServers } : {}),
   };
   const mb = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 1024 * 1024));
   return {

@@ -36,6 +36,8 @@ export interface FetchOptions {
   policy: AddressPolicy;
   /** host -> addresses, used instead of DNS (`--resolve`). */
   resolve: Record<string, string[]>;
+  /** DNS servers asked instead of the system resolver (`--dns-server`); none: getaddrinfo. */
+  dnsServers?: string[];
 }
 
 export type Fetched =
@@ -51,7 +53,7 @@ export class Fetcher {
   readonly resolver: CheckedResolver;
 
   constructor(private readonly o: FetchOptions) {
-    this.resolver = checkedResolver(o.policy, o.resolve);
+    this.resolver = checkedResolver(o.policy, o.resolve, o.dnsServers, o.timeoutMs);
     this.agent = new Agent({
       connections: o.perHost,
       pipelining: 1,

@@ -19,6 +19,7 @@ import { readImageHeader, type AnyImageHeader } from '../image/read-header.js';
 import { incompleteImage } from '../image/complete.js';
 import { checkImage, isFailure } from '../ingest/images.js';
 import { napiImage } from '../image/napi.js';
+import { jpegTurbo } from '../image/turbo.js';
 
 export const RESIZE_MODES = ['no', 'keep_ratio', 'keep_ratio_largest', 'center_crop', 'border'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
@@ -158,28 +159,38 @@ export function dctScale(w: number, h: number, t: { width: number; height: numbe
 
 /**
  * The common case, a web JPEG of up to 1 MP scaled down and written as JPEG, without libvips' fixed cost per
- * call (about 1 ms of CPU, and a JPEG decode 1.3-2x slower than Pillow's: docs/benchmarks.md): @napi-rs/image
- * decodes (zune-jpeg) and scales with a box filter (fast_image_resize's Box: Pillow's BOX, close to OpenCV's
- * INTER_AREA); the crop or the white border is cut or painted here, and sharp encodes the raw pixels. The file's
- * framing was checked already (zune-jpeg fills in a file cut short), as ingest checks it before this decoder.
- * Undefined: not such a case, or the decoder refused the bytes; the libvips path then decides.
+ * call (about 1 ms of CPU, and a JPEG decode 1.3-2x slower than Pillow's: docs/benchmarks.md). libjpeg-turbo
+ * (TurboJPEG, @julusian/jpeg-turbo) decodes to RGBA, fast_image_resize (@napi-rs/image) scales with a box filter
+ * (Pillow's BOX, close to OpenCV's INTER_AREA that img2dataset uses), the crop or the white border is cut or
+ * painted here, and TurboJPEG encodes (4:2:0, as libjpeg's and OpenCV's default). Greyscale JPEGs, or a machine
+ * without the TurboJPEG binary, decode through zune-jpeg (@napi-rs/image) instead, and sharp encodes when TurboJPEG
+ * is missing. The file's framing was checked already (both decoders fill in a file cut short), as ingest checks
+ * it before them. Undefined: not such a case, or a decoder refused the bytes; the libvips path then decides.
  */
 async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions): Promise<Omit<KeptImage, 'originalWidth' | 'originalHeight'> | undefined> {
   if (head.source !== 'probe' || head.format !== 'jpeg' || head.cmyk || head.hasAlpha || head.orientation !== 1) return undefined;
   if (o.encodeFormat !== 'jpg' || !t.resized || t.width > head.width || t.height > head.height || head.width * head.height > FAST_MAX_PIXELS) return undefined;
   if (dctScale(head.width, head.height, t) >= SHRINK_ON_LOAD_FROM) return undefined;
-  const m = await napiImage();
+  const [m, turbo] = await Promise.all([napiImage(), jpegTurbo()]);
   if (!m) return undefined;
+  const box = { width: t.width, height: t.height, filter: m.FastResizeFilter.Box, fit: m.ResizeFit.Fill };
   let px: Buffer;
   try {
-    px = await new m.Transformer(body).fastResize({ width: t.width, height: t.height, filter: m.FastResizeFilter.Box, fit: m.ResizeFit.Fill }).rawPixels();
+    if (turbo && !head.gray) {
+      const d = await turbo.decompress(body, { format: turbo.FORMAT_RGBA });
+      if (d.width !== head.width || d.height !== head.height) return undefined;
+      px = await m.Transformer.fromRgbaPixels(d.data, d.width, d.height).fastResize(box).rawPixels();
+    } else {
+      px = await new m.Transformer(body).fastResize(box).rawPixels();
+    }
   } catch {
     return undefined;
   }
   const inCh = px.length / (t.width * t.height);
   if (!Number.isInteger(inCh) || inCh < 1 || inCh > 4) return undefined;
   const S = o.imageSize;
-  const outCh = inCh >= 3 ? 3 : 1;
+  // TurboJPEG reads RGBX rows as they are (the 4th byte ignored); sharp takes 3 or 1 channels
+  const outCh = inCh === 4 && turbo ? 4 : inCh >= 3 ? 3 : 1;
   // the output canvas and where the scaled image lands on it (border: centred on white; center_crop: the middle)
   let W = t.width, H = t.height, dx = 0, dy = 0, sx = 0, sy = 0, cw = t.width, ch = t.height;
   if (o.resizeMode === 'border') {
@@ -210,7 +221,15 @@ async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; 
       }
     }
   }
-  const enc = await sharp(out, { raw: { width: W, height: H, channels: outCh } }).jpeg({ quality: o.encodeQuality, optimiseCoding: false }).toBuffer();
+  const enc = turbo
+    ? await turbo.compress(out, {
+        format: outCh === 4 ? turbo.FORMAT_RGBX : outCh === 3 ? turbo.FORMAT_RGB : turbo.FORMAT_GRAY,
+        subsampling: outCh === 1 ? turbo.SAMP_GRAY : turbo.SAMP_420,
+        width: W,
+        height: H,
+        quality: o.encodeQuality,
+      })
+    : await sharp(out, { raw: { width: W, height: H, channels: outCh as 1 | 3 } }).jpeg({ quality: o.encodeQuality, optimiseCoding: false }).toBuffer();
   return { bytes: enc, format: 'jpeg', width: W, height: H };
 }
 

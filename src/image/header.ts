@@ -20,6 +20,8 @@ export interface ImageHeader {
   hasAlpha: boolean;
   /** A 4-component (CMYK or YCCK) JPEG. */
   cmyk: boolean;
+  /** A 1-component (greyscale) JPEG. */
+  gray?: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ function probeJpeg(b: Uint8Array, v: DataView): ImageHeader | undefined {
   }
   if (!sof || sof.width === 0 || sof.height === 0) return undefined;
   if (sof.components !== 1 && sof.components !== 3 && sof.components !== 4) return undefined;
-  return { format: 'jpeg', width: sof.width, height: sof.height, orientation: orientation ?? 1, hasAlpha: false, cmyk: sof.components === 4 };
+  return { format: 'jpeg', width: sof.width, height: sof.height, orientation: orientation ?? 1, hasAlpha: false, cmyk: sof.components === 4, gray: sof.components === 1 };
 }
 
 /**
