@@ -42,7 +42,7 @@ def matte(img):
     return Image.fromarray(np.rint(rgb.clip(0, 255)).astype(np.uint8), 'RGB')
 
 
-def resize(img, mode, only_if_bigger):
+def resize(img, mode, only_if_bigger, S=S):
     img = matte(img)
     w, h = img.size
     if mode == 'no':
@@ -89,6 +89,12 @@ def main():
                 file = f'{name}-{mode}{"-only-bigger" if only else ""}.png'
                 out.save(os.path.join(OUT, file))
                 cases.append({'input': files[name], 'mode': mode, 'size': S, 'resize_only_if_bigger': only, 'reference': file, 'width': out.size[0], 'height': out.size[1]})
+    # the JPEG at 200: scaled by less than 2, so no DCT-domain shrink applies and the TurboJPEG/zune-jpeg + box path does
+    for mode in ('keep_ratio', 'keep_ratio_largest', 'center_crop', 'border'):
+        out = resize(inputs['photo'], mode, False, 200)
+        file = f'photo-{mode}-200.png'
+        out.save(os.path.join(OUT, file))
+        cases.append({'input': 'photo.jpg', 'mode': mode, 'size': 200, 'resize_only_if_bigger': False, 'reference': file, 'width': out.size[0], 'height': out.size[1]})
     with open(os.path.join(OUT, 'cases.json'), 'w') as f:
         json.dump(cases, f, indent=1)
         f.write('\n')

@@ -24,20 +24,48 @@ const opts = (mode: ResizeMode, size: number, onlyBigger: boolean): ImageOptions
   maxAspectRatio: Number.MAX_SAFE_INTEGER, encodeFormat: 'png', encodeQuality: 1, skipReencode: false, maxPixels: 89_478_485,
 });
 
+async function meanDiff(c: (typeof cases)[number], o: ImageOptions): Promise<number> {
+  const out = await processImage(readFileSync(path.join(DIR, c.input)), o, c.input);
+  assert.ok(!('reason' in out), JSON.stringify(out));
+  const got = await rgb(out.bytes);
+  const want = await rgb(readFileSync(path.join(DIR, c.reference)));
+  assert.deepEqual([got.width, got.height], [want.width, want.height]);
+  let sum = 0;
+  for (let i = 0; i < got.data.length; i++) sum += Math.abs(got.data[i]! - want.data[i]!);
+  return sum / got.data.length;
+}
+
 describe('download resize modes match img2dataset (PIL references)', () => {
   for (const c of cases) {
     it(`${c.input} ${c.mode}${c.resize_only_if_bigger ? ' --resize-only-if-bigger' : ''} -> ${c.width}x${c.height}`, async () => {
-      const out = await processImage(readFileSync(path.join(DIR, c.input)), opts(c.mode, c.size, c.resize_only_if_bigger), c.input);
-      assert.ok(!('reason' in out), JSON.stringify(out));
-      const got = await rgb(out.bytes);
-      const want = await rgb(readFileSync(path.join(DIR, c.reference)));
-      assert.deepEqual([got.width, got.height], [want.width, want.height]);
-      let sum = 0;
-      for (let i = 0; i < got.data.length; i++) sum += Math.abs(got.data[i]! - want.data[i]!);
-      const mean = sum / got.data.length;
+      const mean = await meanDiff(c, opts(c.mode, c.size, c.resize_only_if_bigger));
       // measured: 0.9-1.8 scaling down (the JPEG input's path 1.2-1.7), 3.0-4.0 scaling up (Lanczos on the checker's edges), 0.0-0.1 unscaled
       if (process.env.SHOW_DIFF) console.log(c.reference, mean.toFixed(2));
       assert.ok(mean < 5, `mean absolute difference ${mean.toFixed(2)} per channel`);
+    });
+  }
+
+  // JPEG output (img2dataset's default) takes other paths: TurboJPEG or zune-jpeg + box + TurboJPEG's encoder for
+  // small web JPEGs, libvips + TurboJPEG's encoder otherwise; and sharp alone where TurboJPEG's binary is missing
+  for (const turbo of [true, false]) {
+    it(`JPEG output (quality 95) within the same tolerance, ${turbo ? 'with' : 'without'} TurboJPEG`, async () => {
+      const was = process.env.MMCURATE_NO_JPEG_TURBO;
+      if (turbo) delete process.env.MMCURATE_NO_JPEG_TURBO;
+      else process.env.MMCURATE_NO_JPEG_TURBO = '1';
+      try {
+        for (const c of cases) {
+          const mean = await meanDiff(c, { ...opts(c.mode, c.size, c.resize_only_if_bigger), encodeFormat: 'jpg', encodeQuality: 95 });
+          // these drawings have hard edges: a quality-95 JPEG of the reference itself is 3-4.6 levels off it, so
+          // the bound is that loss plus the resize's own tolerance (measured: 0.9-1.8 above the loss at most)
+          const ref = readFileSync(path.join(DIR, c.reference));
+          const loss = await meanDiff({ ...c, input: c.reference, mode: 'no' }, { ...opts('no', c.size, false), encodeFormat: 'jpg', encodeQuality: 95 });
+          if (process.env.SHOW_DIFF) console.log(turbo ? 'turbo' : 'sharp', c.reference, mean.toFixed(2), 'loss', loss.toFixed(2));
+          assert.ok(ref.length > 0 && mean < loss + 2.5, `${c.reference}: mean absolute difference ${mean.toFixed(2)} per channel; a JPEG of the reference alone: ${loss.toFixed(2)}`);
+        }
+      } finally {
+        if (was === undefined) delete process.env.MMCURATE_NO_JPEG_TURBO;
+        else process.env.MMCURATE_NO_JPEG_TURBO = was;
+      }
     });
   }
 

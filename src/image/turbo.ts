@@ -8,8 +8,10 @@ export type Turbo = typeof import('@julusian/jpeg-turbo');
 
 let loaded: Promise<Turbo | null> | undefined;
 
+/** MMCURATE_NO_JPEG_TURBO=1 takes the path of a machine without the binary (read at every call: tests take both). */
 export function jpegTurbo(): Promise<Turbo | null> {
-  loaded ??= (process.env.MMCURATE_NO_JPEG_TURBO ? Promise.resolve(null) : import('@julusian/jpeg-turbo').then((m) => ((m as { default?: Turbo }).default ?? m) as Turbo))
+  if (process.env.MMCURATE_NO_JPEG_TURBO) return Promise.resolve(null);
+  loaded ??= import('@julusian/jpeg-turbo').then((m) => ((m as { default?: Turbo }).default ?? m) as Turbo)
     .then((m) => (m && typeof m.compress === 'function' && typeof m.decompress === 'function' ? m : null))
     .catch(() => null);
   return loaded;
