@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { BIN, ROOT, table } from './util.js';
+import { MALLOC_ENV } from '../src/run/malloc-env.js';
 
 const URLS = Number(process.env.BENCH_DOWNLOAD_URLS ?? 20_000);
 const DISTINCT = Number(process.env.BENCH_DOWNLOAD_DISTINCT ?? 300);
@@ -82,22 +83,25 @@ interface Run {
   seconds: number;
   cpu: number;
   rssBytes: number;
+  faults: number;
   kept: number;
   read: number;
 }
 
 /** A child under /usr/bin/time, asynchronously: the server in this process must keep answering. */
-function timed(cmd: string[]): Promise<{ seconds: number; cpu: number; rssBytes: number; stdout: string }> {
+function timed(cmd: string[], env: Record<string, string> = {}): Promise<{ seconds: number; cpu: number; rssBytes: number; faults: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...cmd], { cwd: ROOT, env: { ...process.env, CI: 'true' } });
+    const base = { ...process.env };
+    for (const k of Object.keys(MALLOC_ENV)) delete base[k];
+    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M %R', ...cmd], { cwd: ROOT, env: { ...base, CI: 'true', ...env } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
     p.on('close', (code) => {
-      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(err);
+      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+) (\d+)/.exec(err);
       if (code !== 0 || !m) return reject(new Error(`${cmd.join(' ')} failed (${code}): ${err.slice(-2000)}`));
-      resolve({ seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssBytes: Number(m[4]) * 1024, stdout: out });
+      resolve({ seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssBytes: Number(m[4]) * 1024, faults: Number(m[5]), stdout: out });
     });
   });
 }
@@ -118,26 +122,30 @@ export async function benchDownload(): Promise<string> {
     const runs: Run[] = [];
     const mm = async (rep: number) => {
       const out = path.join(dir, `mm-${rep}`);
-      const t = await timed([process.execPath, BIN, 'download', '--input', inDir, '--out', out, '--concurrency', String(CONCURRENCY), '--per-host', String(CONCURRENCY), '--allow-private-addresses', '--retries', '0', '--image-size', '256', '--resize-mode', 'border', '--quiet']);
+      // the environment bin/mmcurate's #! line gives it (src/run/malloc-env.ts), as a user's `mmcurate download` runs
+      const t = await timed([process.execPath, BIN, 'download', '--input', inDir, '--out', out, '--concurrency', String(CONCURRENCY), '--per-host', String(CONCURRENCY), '--allow-private-addresses', '--retries', '0', '--image-size', '256', '--resize-mode', 'border', '--quiet'], { ...MALLOC_ENV });
       const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { rows: number; read: number };
-      runs.push({ tool: 'mmcurate download', seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, kept: m.rows, read: m.read });
+      runs.push({ tool: 'mmcurate download', seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, faults: t.faults, kept: m.rows, read: m.read });
       rmSync(out, { recursive: true, force: true });
     };
-    const py = async (rep: number) => {
+    // the peer as its users run it (glibc's defaults), and once more with mmcurate's malloc settings, to show
+    // what they would give it
+    const py = async (rep: number, tuned: boolean) => {
       const out = path.join(dir, `py-${rep}.tar`);
-      const t = await timed(['python3', path.join(ROOT, 'bench', 'peers', 'download_peer.py'), '--input', path.join(dir, 'urls.jsonl'), '--out', out, '--concurrency', String(CONCURRENCY)]);
+      const t = await timed(['python3', path.join(ROOT, 'bench', 'peers', 'download_peer.py'), '--input', path.join(dir, 'urls.jsonl'), '--out', out, '--concurrency', String(CONCURRENCY)], tuned ? { ...MALLOC_ENV } : {});
       const r = JSON.parse(t.stdout.trim().split('\n').pop()!) as { read: number; kept: number; client: string };
-      runs.push({ tool: `python peer (${r.client} + PIL)`, seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, kept: r.kept, read: r.read });
+      runs.push({ tool: `python peer (${r.client} + PIL)${tuned ? ', mmcurate\'s malloc settings' : ''}`, seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, faults: t.faults, kept: r.kept, read: r.read });
       rmSync(out, { force: true });
     };
     for (let rep = 0; rep < 2; rep++) {
       await mm(rep);
-      await py(rep);
+      await py(rep, false);
+      await py(rep, true);
     }
     await server.close();
-    const rows = runs.map((r) => [r.tool, r.read, r.kept, r.seconds, r.kept / r.seconds, r.cpu, (1000 * r.cpu) / r.kept, r.kept / r.cpu, (r.rssBytes / 2 ** 20).toFixed(0)]);
+    const rows = runs.map((r) => [r.tool, r.read, r.kept, r.seconds, r.kept / r.seconds, r.cpu, (1000 * r.cpu) / r.kept, r.kept / r.cpu, (r.rssBytes / 2 ** 20).toFixed(0), Math.round(r.faults / r.read)]);
     const load = os.loadavg()[0]!.toFixed(1);
-    return `### Download (${URLS.toLocaleString('en-US')} URLs, ${DISTINCT} distinct JPEGs of ${meanKb.toFixed(0)} KB on average, 50-500 ms latency, ~8% failures; concurrency ${CONCURRENCY}, resize 256 border, JPEG 95)\n\n${table(['client', 'URLs', 'kept', 'seconds', 'images/s', 'CPU s', 'CPU ms/image', 'images/CPU s', 'peak RSS MiB'], rows)}\n\nInterleaved A/B/A/B on ${os.cpus().length} cores; 1-minute load average at the end: ${load} (other work on the machine counts against both).\n`;
+    return `### Download (${URLS.toLocaleString('en-US')} URLs, ${DISTINCT} distinct JPEGs of ${meanKb.toFixed(0)} KB on average, 50-500 ms latency, ~8% failures; concurrency ${CONCURRENCY}, resize 256 border, JPEG 95)\n\n${table(['client', 'URLs', 'kept', 'seconds', 'images/s', 'CPU s', 'CPU ms/image', 'images/CPU s', 'peak RSS MiB', 'page faults/URL'], rows)}\n\nInterleaved A/B/A/B on ${os.cpus().length} cores; 1-minute load average at the end: ${load} (other work on the machine counts against both).\n`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ import { readImageHeader, type AnyImageHeader } from '../image/read-header.js';
 import { incompleteImage } from '../image/complete.js';
 import { checkImage, isFailure } from '../ingest/images.js';
 import { napiImage } from '../image/napi.js';
-import { jpegTurbo } from '../image/turbo.js';
+import { BufferPool, jpegTurbo, type Turbo } from '../image/turbo.js';
 
 export const RESIZE_MODES = ['no', 'keep_ratio', 'keep_ratio_largest', 'center_crop', 'border'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
@@ -137,7 +137,7 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
       const raw = await p.raw().toBuffer({ resolveWithObject: true });
       const c = raw.info.channels;
       const bytes = c === 3 || c === 1
-        ? await turbo.compress(raw.data, { format: c === 3 ? turbo.FORMAT_RGB : turbo.FORMAT_GRAY, subsampling: c === 3 ? turbo.SAMP_420 : turbo.SAMP_GRAY, width: raw.info.width, height: raw.info.height, quality: o.encodeQuality })
+        ? await encodeJpeg(turbo, raw.data, raw.info.width, raw.info.height, c, o.encodeQuality)
         : await sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: c } }).jpeg({ quality: o.encodeQuality, optimiseCoding: false }).toBuffer();
       return { bytes, format: 'jpeg', width: raw.info.width, height: raw.info.height, originalWidth: w, originalHeight: h };
     }
@@ -187,9 +187,14 @@ async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; 
   let px: Buffer;
   try {
     if (turbo && !head.gray) {
-      const d = await turbo.decompress(body, { format: turbo.FORMAT_RGBA });
-      if (d.width !== head.width || d.height !== head.height) return undefined;
-      px = await m.Transformer.fromRgbaPixels(d.data, d.width, d.height).fastResize(box).rawPixels();
+      const frame = POOL.take(head.width * head.height * 4);
+      try {
+        const d = await turbo.decompress(body, frame, { format: turbo.FORMAT_RGBA });
+        if (d.width !== head.width || d.height !== head.height) return undefined;
+        px = await m.Transformer.fromRgbaPixels(d.data, d.width, d.height).fastResize(box).rawPixels();
+      } finally {
+        POOL.give(frame);
+      }
     } else {
       px = await new m.Transformer(body).fastResize(box).rawPixels();
     }
@@ -215,7 +220,7 @@ async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; 
     if (sx < 0) sx = 0;
     if (sy < 0) sy = 0;
   }
-  const out = Buffer.alloc(W * H * outCh, 255);
+  const out = POOL.take(W * H * outCh).fill(255, 0, W * H * outCh);
   for (let y = 0; y < ch; y++) {
     let si = ((sy + y) * t.width + sx) * inCh;
     let di = ((dy + y) * W + dx) * outCh;
@@ -231,16 +236,30 @@ async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; 
       }
     }
   }
-  const enc = turbo
-    ? await turbo.compress(out, {
-        format: outCh === 4 ? turbo.FORMAT_RGBX : outCh === 3 ? turbo.FORMAT_RGB : turbo.FORMAT_GRAY,
-        subsampling: outCh === 1 ? turbo.SAMP_GRAY : turbo.SAMP_420,
-        width: W,
-        height: H,
-        quality: o.encodeQuality,
-      })
-    : await sharp(out, { raw: { width: W, height: H, channels: outCh as 1 | 3 } }).jpeg({ quality: o.encodeQuality, optimiseCoding: false }).toBuffer();
-  return { bytes: enc, format: 'jpeg', width: W, height: H };
+  try {
+    const enc = turbo
+      ? await encodeJpeg(turbo, out, W, H, outCh as 1 | 3 | 4, o.encodeQuality)
+      : await sharp(out, { raw: { width: W, height: H, channels: outCh as 1 | 3 } }).jpeg({ quality: o.encodeQuality, optimiseCoding: false }).toBuffer();
+    return { bytes: enc, format: 'jpeg', width: W, height: H };
+  } finally {
+    POOL.give(out);
+  }
+}
+
+const POOL = new BufferPool();
+
+/** Raw pixels (grey, RGB or RGBX rows, tightly packed) to a JPEG of exactly its size, 4:2:0 as libjpeg's default. */
+async function encodeJpeg(turbo: Turbo, px: Buffer, width: number, height: number, channels: 1 | 3 | 4, quality: number): Promise<Buffer> {
+  const subsampling = channels === 1 ? turbo.SAMP_GRAY : turbo.SAMP_420;
+  const dst = POOL.take(turbo.bufferSize({ width, height, subsampling }));
+  try {
+    const format = channels === 4 ? turbo.FORMAT_RGBX : channels === 3 ? turbo.FORMAT_RGB : turbo.FORMAT_GRAY;
+    const enc = await turbo.compress(px.subarray(0, width * height * channels), dst, { format, subsampling, width, height, quality });
+    // a copy of its own size: the kept row must not hold (or share) the worst-case buffer
+    return Buffer.from(enc);
+  } finally {
+    POOL.give(dst);
+  }
 }
 
 /** What the body looks like when it is no image: an HTML page, text, or bytes. */
