@@ -13,7 +13,5 @@ COPY . .
 ARG ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm rebuild && npm run build && npm prune --omit=dev && npm cache clean --force
 ENV PATH=/app/bin:$PATH
-# glibc malloc keeps freed image frames for reuse (src/run/malloc-env.ts)
-ENV MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=67108864
 ENTRYPOINT []
 CMD ["node", "/app/bin/mmcurate", "--help"]

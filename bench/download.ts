@@ -15,11 +15,12 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { BIN, ROOT, table } from './util.js';
-import { MALLOC_ENV } from '../src/run/malloc-env.js';
 
 const URLS = Number(process.env.BENCH_DOWNLOAD_URLS ?? 20_000);
 const DISTINCT = Number(process.env.BENCH_DOWNLOAD_DISTINCT ?? 300);
 const CONCURRENCY = 256;
+/** Pairs, interleaved mmcurate / peer. */
+const REPEAT = Math.max(1, Number(process.env.BENCH_DOWNLOAD_REPEAT ?? 3));
 const SIZES: [number, number][] = [[400, 300], [500, 375], [640, 480], [720, 540], [800, 600], [1024, 768], [480, 640], [600, 800]];
 
 /** Photo-like content: smooth colour fields plus seeded noise, so a JPEG of it weighs what a photo does. */
@@ -91,9 +92,7 @@ interface Run {
 /** A child under /usr/bin/time, asynchronously: the server in this process must keep answering. */
 function timed(cmd: string[], env: Record<string, string> = {}): Promise<{ seconds: number; cpu: number; rssBytes: number; faults: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const base = { ...process.env };
-    for (const k of Object.keys(MALLOC_ENV)) delete base[k];
-    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M %R', ...cmd], { cwd: ROOT, env: { ...base, CI: 'true', ...env } });
+    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M %R', ...cmd], { cwd: ROOT, env: { ...process.env, CI: 'true', ...env } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -122,25 +121,21 @@ export async function benchDownload(): Promise<string> {
     const runs: Run[] = [];
     const mm = async (rep: number) => {
       const out = path.join(dir, `mm-${rep}`);
-      // the environment bin/mmcurate's #! line gives it (src/run/malloc-env.ts), as a user's `mmcurate download` runs
-      const t = await timed([process.execPath, BIN, 'download', '--input', inDir, '--out', out, '--concurrency', String(CONCURRENCY), '--per-host', String(CONCURRENCY), '--allow-private-addresses', '--retries', '0', '--image-size', '256', '--resize-mode', 'border', '--quiet'], { ...MALLOC_ENV });
+      const t = await timed([process.execPath, BIN, 'download', '--input', inDir, '--out', out, '--concurrency', String(CONCURRENCY), '--per-host', String(CONCURRENCY), '--allow-private-addresses', '--retries', '0', '--image-size', '256', '--resize-mode', 'border', '--quiet']);
       const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { rows: number; read: number };
       runs.push({ tool: 'mmcurate download', seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, faults: t.faults, kept: m.rows, read: m.read });
       rmSync(out, { recursive: true, force: true });
     };
-    // the peer as its users run it (glibc's defaults), and once more with mmcurate's malloc settings, to show
-    // what they would give it
-    const py = async (rep: number, tuned: boolean) => {
+    const py = async (rep: number) => {
       const out = path.join(dir, `py-${rep}.tar`);
-      const t = await timed(['python3', path.join(ROOT, 'bench', 'peers', 'download_peer.py'), '--input', path.join(dir, 'urls.jsonl'), '--out', out, '--concurrency', String(CONCURRENCY)], tuned ? { ...MALLOC_ENV } : {});
+      const t = await timed(['python3', path.join(ROOT, 'bench', 'peers', 'download_peer.py'), '--input', path.join(dir, 'urls.jsonl'), '--out', out, '--concurrency', String(CONCURRENCY)]);
       const r = JSON.parse(t.stdout.trim().split('\n').pop()!) as { read: number; kept: number; client: string };
-      runs.push({ tool: `python peer (${r.client} + PIL)${tuned ? ', mmcurate\'s malloc settings' : ''}`, seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, faults: t.faults, kept: r.kept, read: r.read });
+      runs.push({ tool: `python peer (${r.client} + PIL)`, seconds: t.seconds, cpu: t.cpu, rssBytes: t.rssBytes, faults: t.faults, kept: r.kept, read: r.read });
       rmSync(out, { force: true });
     };
-    for (let rep = 0; rep < 2; rep++) {
+    for (let rep = 0; rep < REPEAT; rep++) {
       await mm(rep);
-      await py(rep, false);
-      await py(rep, true);
+      await py(rep);
     }
     await server.close();
     const rows = runs.map((r) => [r.tool, r.read, r.kept, r.seconds, r.kept / r.seconds, r.cpu, (1000 * r.cpu) / r.kept, r.kept / r.cpu, (r.rssBytes / 2 ** 20).toFixed(0), Math.round(r.faults / r.read)]);

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { MALLOC_ENV } from '../src/run/malloc-env.js';
 import { batchScript, compactRanges, parseMaxArraySize, sbatchArgs, splitArray } from '../src/run/backends/slurm-plan.js';
-import { ROOT, tmpDir } from './helpers.js';
+import { tmpDir } from './helpers.js';
 
 test('compactRanges: runs as a-b, singles alone, sorted, repeats once', () => {
   assert.equal(compactRanges([0, 1, 2, 3, 7]), '0-3,7');
@@ -68,16 +67,3 @@ test('batchScript: the rank is the array index plus the offset, its output goes 
   assert.match(log, /\ntask \/o\/it's --step ingest --rank 1002\n$/);
 });
 
-test('the malloc settings reach every task: the batch script exports them (a value already set wins), bin/mmcurate\'s #! line sets them', () => {
-  const dir = tmpDir();
-  const script = path.join(dir, 's.sh');
-  writeFileSync(script, batchScript({ command: ['sh', '-c', 'echo "$MALLOC_MMAP_THRESHOLD_ $MALLOC_TRIM_THRESHOLD_"'], logDir: dir, label: 'x/download' }));
-  const env: NodeJS.ProcessEnv = { ...process.env, SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_JOB_ID: '7' };
-  delete env.MALLOC_MMAP_THRESHOLD_;
-  delete env.MALLOC_TRIM_THRESHOLD_;
-  assert.equal(spawnSync('bash', [script], { env: { ...env, MALLOC_TRIM_THRESHOLD_: '1000' }, encoding: 'utf8' }).status, 0);
-  assert.match(readFileSync(path.join(dir, '0.log'), 'utf8'), new RegExp(`\\n${MALLOC_ENV.MALLOC_MMAP_THRESHOLD_} 1000\\n`));
-  const shebang = readFileSync(path.join(ROOT, 'bin', 'mmcurate'), 'utf8').split('\n')[0]!;
-  assert.equal(shebang, `#!/usr/bin/env -S ${Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} node`);
-  assert.match(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'), new RegExp(`ENV ${Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}`));
-});

@@ -20,6 +20,7 @@ import { incompleteImage } from '../image/complete.js';
 import { checkImage, isFailure } from '../ingest/images.js';
 import { napiImage } from '../image/napi.js';
 import { BufferPool, jpegTurbo, type Turbo } from '../image/turbo.js';
+import { imageWorkers } from './image-workers.js';
 
 export const RESIZE_MODES = ['no', 'keep_ratio', 'keep_ratio_largest', 'center_crop', 'border'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
@@ -111,7 +112,9 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
     return { bytes: body, format: head.format as KeptImage['format'], width: w, height: h, originalWidth: w, originalHeight: h };
   }
   const fast = await fastJpeg(body, head, t, o);
-  if (fast) return { ...fast, originalWidth: w, originalHeight: h };
+  if ('image' in fast) return { ...fast.image, originalWidth: w, originalHeight: h };
+  // the body may have moved to an image thread and back: this is the usable one
+  body = fast.body;
   try {
     let p = sharp(body, { failOn: 'truncated', limitInputPixels: o.maxPixels, pages: 1, sequentialRead: true }).rotate();
     if (head.hasAlpha) p = p.flatten({ background: '#ffffff' });
@@ -155,11 +158,12 @@ export async function processImage(body: Buffer, o: ImageOptions, what: string):
 const FAST_MAX_PIXELS = 1_000_000;
 
 /**
- * From this DCT scale on, libjpeg's scaled decode through sharp (shrink-on-load) costs less than zune-jpeg's full
- * decode plus the box filter, despite libvips' per-call cost (measured on 1024x768 -> 256: 7-12% less CPU per
- * image over the bench's mix); at 1/2 it costs more (640-800 px photos), so those stay on the fast path.
+ * From this DCT scale on, libjpeg's scaled decode through sharp (shrink-on-load) costs less than a full TurboJPEG
+ * decode plus the box filter, despite libvips' per-call cost. At 1/4 it does not: a 1024x768 photo to 256 costs
+ * 8.8-9.3 ms of CPU on the fast path against 10.6-11.0 ms through sharp (sequential, 150 runs each, 3 rounds);
+ * with zune-jpeg as the decoder the order was the other way round.
  */
-const SHRINK_ON_LOAD_FROM = 4;
+const SHRINK_ON_LOAD_FROM = 8;
 
 /** The largest of 8, 4, 2 that libjpeg can decode the image down by and still cover the target size; else 1. */
 export function dctScale(w: number, h: number, t: { width: number; height: number }): number {
@@ -177,27 +181,36 @@ export function dctScale(w: number, h: number, t: { width: number; height: numbe
  * is missing. The file's framing was checked already (both decoders fill in a file cut short), as ingest checks
  * it before them. Undefined: not such a case, or a decoder refused the bytes; the libvips path then decides.
  */
-async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions): Promise<Omit<KeptImage, 'originalWidth' | 'originalHeight'> | undefined> {
+type Fast = { image: Omit<KeptImage, 'originalWidth' | 'originalHeight'> } | { body: Buffer };
+
+/** The image, or the body to decide it from elsewhere (the same bytes, possibly another Buffer: see image-workers.ts). */
+async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions): Promise<Fast> {
+  const image = await fastJpegImage(body, head, t, o, (b) => (body = b));
+  return image ? { image } : { body };
+}
+
+async function fastJpegImage(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions, moved: (b: Buffer) => void): Promise<Omit<KeptImage, 'originalWidth' | 'originalHeight'> | undefined> {
   if (head.source !== 'probe' || head.format !== 'jpeg' || head.cmyk || head.hasAlpha || head.orientation !== 1) return undefined;
   if (o.encodeFormat !== 'jpg' || !t.resized || t.width > head.width || t.height > head.height || head.width * head.height > FAST_MAX_PIXELS) return undefined;
   if (dctScale(head.width, head.height, t) >= SHRINK_ON_LOAD_FROM) return undefined;
   const [m, turbo] = await Promise.all([napiImage(), jpegTurbo()]);
   if (!m) return undefined;
   const box = { width: t.width, height: t.height, filter: m.FastResizeFilter.Box, fit: m.ResizeFit.Fill };
+  if (turbo && !head.gray) {
+    const pool = imageWorkers();
+    if (pool) {
+      const layout = o.resizeMode === 'border' ? 'border' : o.resizeMode === 'center_crop' ? 'center_crop' : 'fit';
+      const ran = await pool.run({ body, width: head.width, height: head.height, tw: t.width, th: t.height, layout, size: o.imageSize, quality: o.encodeQuality });
+      body = Buffer.from(ran.body.buffer, ran.body.byteOffset, ran.body.byteLength);
+      moved(body);
+      const r = ran.r;
+      if ('bytes' in r) return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), format: 'jpeg', width: r.width, height: r.height };
+      // refused by TurboJPEG (or no thread): the in-thread path below, then libvips, decide
+    }
+  }
   let px: Buffer;
   try {
-    if (turbo && !head.gray) {
-      const frame = POOL.take(head.width * head.height * 4);
-      try {
-        const d = await turbo.decompress(body, frame, { format: turbo.FORMAT_RGBA });
-        if (d.width !== head.width || d.height !== head.height) return undefined;
-        px = await m.Transformer.fromRgbaPixels(d.data, d.width, d.height).fastResize(box).rawPixels();
-      } finally {
-        POOL.give(frame);
-      }
-    } else {
-      px = await new m.Transformer(body).fastResize(box).rawPixels();
-    }
+    px = await new m.Transformer(body).fastResize(box).rawPixels();
   } catch {
     return undefined;
   }

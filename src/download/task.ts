@@ -79,6 +79,8 @@ export async function runTask(spec: DownloadSpec, ctx: TaskContext): Promise<Tas
     if (hostLimit.activeCount === 0 && hostLimit.pendingCount === 0) hosts.delete(host);
     if (got.status !== undefined) statuses[got.status] = (statuses[got.status] ?? 0) + 1;
     if (!got.ok) return { reason: got.reason, detail: got.detail, ...(got.status ? { status: got.status } : {}), url };
+    // processImage may move the body to an image thread: its length is read first
+    const fetchedLength = got.bytes.length;
     const img = await decodes(() => processImage(got.bytes, spec.image, url.slice(0, 200)));
     if ('reason' in img) return { reason: img.reason, detail: img.detail, status: got.status, url };
     const row: Row = {
@@ -94,7 +96,7 @@ export async function runTask(spec: DownloadSpec, ctx: TaskContext): Promise<Tas
       http_status: got.status,
       final_url: got.finalUrl,
     };
-    return { row, fetched: true, bytes: got.bytes.length };
+    return { row, fetched: true, bytes: fetchedLength };
   };
 
   async function* items(): AsyncGenerator<Item> {

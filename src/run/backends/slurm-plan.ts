@@ -4,7 +4,6 @@
  * without a cluster.
  */
 import { shellQuote } from './common.js';
-import { MALLOC_ENV } from '../malloc-env.js';
 
 /** Sorted, distinct ranks as Slurm's compact array spec: [0,1,2,3,7] -> "0-3,7". */
 export function compactRanges(ranks: number[]): string {
@@ -73,7 +72,6 @@ export function batchScript(o: { command: string[]; logDir: string; label: strin
     '#!/bin/bash',
     `# ${o.label}: one task of an mmcurate step, written by \`mmcurate run --executor slurm\``,
     'set -u',
-    ...Object.entries(MALLOC_ENV).map(([k, v]) => `export ${k}="\${${k}:-${v}}"`),
     'rank=$(( SLURM_ARRAY_TASK_ID + ${MMCURATE_RANK_OFFSET:-0} ))',
     `mkdir -p ${shellQuote(o.logDir)}`,
     `exec >>${shellQuote(o.logDir)}/"$rank.log" 2>&1`,
