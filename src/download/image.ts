@@ -171,51 +171,42 @@ export function dctScale(w: number, h: number, t: { width: number; height: numbe
   return 1;
 }
 
-/**
- * The common case, a web JPEG of up to 1 MP scaled down and written as JPEG, without libvips' fixed cost per
- * call (about 1 ms of CPU, and a JPEG decode 1.3-2x slower than Pillow's: docs/benchmarks.md). libjpeg-turbo
- * (TurboJPEG, @julusian/jpeg-turbo) decodes to RGBA, fast_image_resize (@napi-rs/image) scales with a box filter
- * (Pillow's BOX, close to OpenCV's INTER_AREA that img2dataset uses), the crop or the white border is cut or
- * painted here, and TurboJPEG encodes (4:2:0, as libjpeg's and OpenCV's default). Greyscale JPEGs, or a machine
- * without the TurboJPEG binary, decode through zune-jpeg (@napi-rs/image) instead, and sharp encodes when TurboJPEG
- * is missing. The file's framing was checked already (both decoders fill in a file cut short), as ingest checks
- * it before them. Undefined: not such a case, or a decoder refused the bytes; the libvips path then decides.
- */
 type Fast = { image: Omit<KeptImage, 'originalWidth' | 'originalHeight'> } | { body: Buffer };
 
-/** The image, or the body to decide it from elsewhere (the same bytes, possibly another Buffer: see image-workers.ts). */
+/**
+ * The common case, a web JPEG of up to 1 MP scaled down and written as JPEG, without libvips' fixed cost per call
+ * (about 1 ms of CPU) and its slower codec. First choice: an image thread (image-workers.ts), where TurboJPEG
+ * decodes into WebAssembly memory, the box filter of box.wat scales (area weights: OpenCV's INTER_AREA, which
+ * img2dataset uses), the border or crop is laid out and TurboJPEG encodes (4:2:0, as libjpeg's and OpenCV's
+ * default). Greyscale JPEGs, a refused decode, or a machine without TurboJPEG or threads: zune-jpeg and
+ * fast_image_resize's box filter (@napi-rs/image) here, the canvas cut or painted here, TurboJPEG or sharp encoding.
+ * The file's framing was checked already (the decoders fill in a file cut short), as ingest checks it before them.
+ * Returns the image, or the body for the libvips path to decide: the same bytes, possibly in another Buffer, since
+ * the body moves to an image thread and back.
+ */
 async function fastJpeg(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions): Promise<Fast> {
-  const image = await fastJpegImage(body, head, t, o, (b) => (body = b));
-  return image ? { image } : { body };
-}
-
-async function fastJpegImage(body: Buffer, head: AnyImageHeader, t: { width: number; height: number; resized: boolean }, o: ImageOptions, moved: (b: Buffer) => void): Promise<Omit<KeptImage, 'originalWidth' | 'originalHeight'> | undefined> {
-  if (head.source !== 'probe' || head.format !== 'jpeg' || head.cmyk || head.hasAlpha || head.orientation !== 1) return undefined;
-  if (o.encodeFormat !== 'jpg' || !t.resized || t.width > head.width || t.height > head.height || head.width * head.height > FAST_MAX_PIXELS) return undefined;
-  if (dctScale(head.width, head.height, t) >= SHRINK_ON_LOAD_FROM) return undefined;
-  const [m, turbo] = await Promise.all([napiImage(), jpegTurbo()]);
-  if (!m) return undefined;
-  const box = { width: t.width, height: t.height, filter: m.FastResizeFilter.Box, fit: m.ResizeFit.Fill };
-  if (turbo && !head.gray) {
-    const pool = imageWorkers();
-    if (pool) {
-      const layout = o.resizeMode === 'border' ? 'border' : o.resizeMode === 'center_crop' ? 'center_crop' : 'fit';
-      const ran = await pool.run({ body, width: head.width, height: head.height, tw: t.width, th: t.height, layout, size: o.imageSize, quality: o.encodeQuality });
-      body = Buffer.from(ran.body.buffer, ran.body.byteOffset, ran.body.byteLength);
-      moved(body);
-      const r = ran.r;
-      if ('bytes' in r) return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), format: 'jpeg', width: r.width, height: r.height };
-      // refused by TurboJPEG (or no thread): the in-thread path below, then libvips, decide
-    }
+  if (head.source !== 'probe' || head.format !== 'jpeg' || head.cmyk || head.hasAlpha || head.orientation !== 1) return { body };
+  if (o.encodeFormat !== 'jpg' || !t.resized || t.width > head.width || t.height > head.height || head.width * head.height > FAST_MAX_PIXELS) return { body };
+  if (dctScale(head.width, head.height, t) >= SHRINK_ON_LOAD_FROM) return { body };
+  const turbo = await jpegTurbo();
+  const pool = turbo && !head.gray ? imageWorkers() : null;
+  if (pool) {
+    const layout = o.resizeMode === 'border' ? 'border' : o.resizeMode === 'center_crop' ? 'center_crop' : 'fit';
+    const ran = await pool.run({ body, width: head.width, height: head.height, tw: t.width, th: t.height, layout, size: o.imageSize, quality: o.encodeQuality });
+    body = Buffer.from(ran.body.buffer, ran.body.byteOffset, ran.body.byteLength);
+    const r = ran.r;
+    if ('bytes' in r) return { image: { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), format: 'jpeg', width: r.width, height: r.height } };
   }
+  const m = await napiImage();
+  if (!m) return { body };
   let px: Buffer;
   try {
-    px = await new m.Transformer(body).fastResize(box).rawPixels();
+    px = await new m.Transformer(body).fastResize({ width: t.width, height: t.height, filter: m.FastResizeFilter.Box, fit: m.ResizeFit.Fill }).rawPixels();
   } catch {
-    return undefined;
+    return { body };
   }
   const inCh = px.length / (t.width * t.height);
-  if (!Number.isInteger(inCh) || inCh < 1 || inCh > 4) return undefined;
+  if (!Number.isInteger(inCh) || inCh < 1 || inCh > 4) return { body };
   const S = o.imageSize;
   // TurboJPEG reads RGBX rows as they are (the 4th byte ignored); sharp takes 3 or 1 channels
   const outCh = inCh === 4 && turbo ? 4 : inCh >= 3 ? 3 : 1;
@@ -253,7 +244,9 @@ async function fastJpegImage(body: Buffer, head: AnyImageHeader, t: { width: num
     const enc = turbo
       ? await encodeJpeg(turbo, out, W, H, outCh as 1 | 3 | 4, o.encodeQuality)
       : await sharp(out, { raw: { width: W, height: H, channels: outCh as 1 | 3 } }).jpeg({ quality: o.encodeQuality, optimiseCoding: false }).toBuffer();
-    return { bytes: enc, format: 'jpeg', width: W, height: H };
+    return { image: { bytes: enc, format: 'jpeg', width: W, height: H } };
+  } catch {
+    return { body };
   } finally {
     POOL.give(out);
   }
