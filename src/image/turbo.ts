@@ -18,10 +18,11 @@ export function jpegTurbo(): Promise<Turbo | null> {
 }
 
 /**
- * Reused output buffers for TurboJPEG. Each call would otherwise allocate a zero-filled buffer of the whole
- * frame on the main thread (1.2 MB for a 640x480 RGBA decode, TurboJPEG's worst-case size for an encode): measured
- * on a download of 4,000 photos, that zeroing, its page faults and the garbage collections it caused were a
- * third of the process's CPU time. A buffer is taken for one call and given back after its bytes are used.
+ * Reused frames and output buffers for the in-thread image paths. Without them each TurboJPEG call allocates a
+ * zero-filled buffer of its whole output on the calling thread (TurboJPEG's worst-case size for an encode, the
+ * frame for a decode): on a download of 4,000 photos, that zeroing, its page faults and the garbage collections it
+ * caused were a third of the process's CPU time. A buffer is taken for one call and given back once its bytes are
+ * used. (The image threads keep their frames in WebAssembly memory instead: box.ts.)
  */
 export class BufferPool {
   private readonly free: Buffer[] = [];
