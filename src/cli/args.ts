@@ -26,6 +26,10 @@ export interface FlagSpec {
 }
 export type Flags = Record<string, FlagSpec>;
 
+/** Flags several commands share, as their flags tables list them. */
+export const QUIET_FLAG = { type: 'boolean', help: 'no progress output' } as const;
+export const WORKERS_FLAG = { type: 'number', integer: true, min: 1, help: 'tasks run at once on this machine (default: CPU count)' } as const;
+
 export interface Parsed {
   flags: Record<string, string | number | boolean | string[] | undefined>;
   positional: string[];

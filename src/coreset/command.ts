@@ -6,7 +6,7 @@
 import { resolve } from '../storage/location.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
+import { bool, formatHelp, num, parseFlagsOnly, QUIET_FLAG, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
@@ -47,7 +47,7 @@ export const flags = {
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (assign, dedup, write; default: one per input part or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spilled buckets, row results) after a successful run' },
   compression: COMPRESSION_FLAG,
-  quiet: { type: 'boolean', help: 'no progress output' },
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

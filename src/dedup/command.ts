@@ -4,7 +4,7 @@
  * bucket. Near: MinHash LSH over word n-grams, verified pairs, connected components. See docs/dedup.md.
  */
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, list, num, parseFlagsOnly, str, type Flags, type Parsed } from '../cli/args.js';
+import { bool, formatHelp, list, num, parseFlagsOnly, QUIET_FLAG, str, type Flags, type Parsed } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { openParquet } from '../io/parquet.js';
@@ -38,7 +38,7 @@ export const flags = {
   compression: COMPRESSION_FLAG,
   tasks: { type: 'number', integer: true, min: 1, help: 'the world of every parallel step (default: one per input shard or bucket)' },
   'keep-work': { type: 'boolean', help: 'keep OUT/_work (spills, signatures, pairs) after a successful run' },
-  quiet: { type: 'boolean', help: 'no progress output' },
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

@@ -1,6 +1,6 @@
 /** `mmcurate download`: URL rows of a caption dataset -> the images, fetched, checked, resized, encoded. */
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, keyValues, list, num, parseArgs, required, str, type Flags } from '../cli/args.js';
+import { bool, formatHelp, keyValues, list, num, parseArgs, QUIET_FLAG, required, str, type Flags, WORKERS_FLAG } from '../cli/args.js';
 import { emptySources, summarize } from '../cli/summary.js';
 import { runLocal } from '../run/executor.js';
 import { worldOf, type StageDef } from '../run/contract.js';
@@ -52,12 +52,12 @@ export const flags = {
   'dns-server': { type: 'list', help: 'ADDRESS[:PORT]: resolve names through this DNS server (A and AAAA, c-ares) instead of the system resolver, e.g. a local caching resolver for a large crawl; repeatable' },
   resolve: { type: 'list', help: 'HOST=ADDRESS: use this address for HOST instead of DNS (as curl --resolve); the address is still checked' },
   tasks: { type: 'number', integer: true, min: 1, help: `number of tasks the rows are cut into, contiguous runs (default one per ${ROWS_PER_TASK.toLocaleString('en-US')} rows, at most 256)` },
-  workers: { type: 'number', integer: true, min: 1, help: 'tasks run at once (default: CPU count)' },
+  workers: WORKERS_FLAG,
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', above: 0, help: 'MiB per shard at most (default 256)' },
   compression: COMPRESSION_FLAG,
   'allow-empty': { type: 'boolean', help: 'exit 0 even when every URL of a source failed' },
-  quiet: { type: 'boolean', help: 'no progress output' },
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

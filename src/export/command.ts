@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { formatHelp, list, num, parseArgs, str, bool, type Flags } from '../cli/args.js';
+import { bool, formatHelp, list, num, parseArgs, QUIET_FLAG, str, type Flags, WORKERS_FLAG } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { contiguous, worldOf, type StageDef } from '../run/contract.js';
 import { runLocal } from '../run/executor.js';
@@ -32,8 +32,8 @@ export const flags = {
   'samples-per-shard': { type: 'number', integer: true, min: 1, help: `input rows per output shard (a tar, or a folder of images for llava); default ${DEFAULT_SAMPLES_PER_SHARD.toLocaleString('en-US')}` },
   'caption-prompt': { type: 'list', help: 'llava: the instruction(s) a caption row is asked with, one per sample, seeded by its id (default: LLaVA\'s 11 brief-description prompts)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'export tasks (default: one per output shard, at most 256); the same bytes for any count' },
-  workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks (default: CPU count)' },
-  quiet: { type: 'boolean', help: 'no progress output' },
+  workers: WORKERS_FLAG,
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

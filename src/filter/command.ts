@@ -7,7 +7,7 @@
 import { resolve } from '../storage/location.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { formatHelp, list, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
+import { formatHelp, list, num, parseFlagsOnly, QUIET_FLAG, required, str, type Flags, type Parsed, WORKERS_FLAG } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { isKind } from '../records.js';
@@ -40,8 +40,8 @@ export const flags = {
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per output shard at most (default 1,000,000)' },
   compression: COMPRESSION_FLAG,
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks the input shards are spread over, each a contiguous run of rows (default: one per shard)' },
-  workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks on this machine (default: CPU count)' },
-  quiet: { type: 'boolean', help: 'no progress output' },
+  workers: WORKERS_FLAG,
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { isKind, KINDS, type Kind } from '../records.js';
-import { bool, formatHelp, keyValues, list, num, parseArgs, required, str, type Flags } from '../cli/args.js';
+import { bool, formatHelp, keyValues, list, num, parseArgs, QUIET_FLAG, required, str, type Flags, WORKERS_FLAG } from '../cli/args.js';
 import { emptySources, summarize } from '../cli/summary.js';
 import { runLocal } from '../run/executor.js';
 import { contiguous, worldOf, type StageDef } from '../run/contract.js';
@@ -37,14 +37,14 @@ export const flags = {
   'csv-columns': { type: 'list', help: 'CSV/TSV files without a header row: their column names in order, e.g. caption,url for CC3M\'s TSV (every row is then data)' },
   'max-line-mb': { type: 'number', above: 0, help: `JSONL and plain text: a longer line is rejected as line_too_long, named by its number, and skipped without being held in memory (default ${DEFAULT_MAX_LINE_BYTES / 2 ** 20})` },
   'text-split': { type: 'string', help: 'plain text documents: line (default) | paragraph | file' },
-  workers: { type: 'number', integer: true, min: 1, help: 'parallel tasks (default: CPU count)' },
+  workers: WORKERS_FLAG,
   tasks: { type: 'number', integer: true, min: 1, help: 'number of tasks the input parts are spread over (default: one per part, at most 256)' },
   'part-mb': { type: 'number', min: 0, help: `cut uncompressed JSONL, CSV/TSV, one-document-per-line text and Parquet files larger than this into parts of about this many MiB, each its own task (default ${DEFAULT_PART_BYTES / 2 ** 20}; 0: never cut)` },
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   'shard-mb': { type: 'number', above: 0, help: 'MiB per shard at most (default 256)' },
   'row-group-mb': { type: 'number', above: 0, help: 'uncompressed MiB per row group at most (default 32)' },
   compression: COMPRESSION_FLAG,
-  quiet: { type: 'boolean', help: 'no progress output' },
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

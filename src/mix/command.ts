@@ -12,7 +12,7 @@ import { markerState } from '../run/markers.js';
 import { worldOf, type StageDef } from '../run/contract.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { formatHelp, list, num, parseFlagsOnly, str, type Flags, type Parsed } from '../cli/args.js';
+import { formatHelp, list, num, parseFlagsOnly, QUIET_FLAG, str, type Flags, type Parsed } from '../cli/args.js';
 import { UsageError } from '../errors.js';
 import { KINDS, type Kind } from '../records.js';
 import { SHORT_POLICIES, loadRecipe, type By, type Recipe, type ShortPolicy } from '../recipes/load.js';
@@ -44,7 +44,7 @@ export const flags = {
   'shard-rows': { type: 'number', help: 'rows per output shard at most (default 1,000,000; shards also close at 256 MB)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks of the map and write steps (default: one per input shard, one writer)' },
   compression: COMPRESSION_FLAG,
-  quiet: { type: 'boolean', help: 'no progress output' },
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(

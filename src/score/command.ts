@@ -6,7 +6,7 @@ import { resolve } from '../storage/location.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { bool, formatHelp, list, num, parseFlagsOnly, required, str, type Flags, type Parsed } from '../cli/args.js';
+import { bool, formatHelp, list, num, parseFlagsOnly, QUIET_FLAG, required, str, type Flags, type Parsed } from '../cli/args.js';
 import { runStageCommand } from '../cli/stage-command.js';
 import { openDataset } from '../io/dataset.js';
 import { DEVICES, type Device } from '../onnx.js';
@@ -46,7 +46,7 @@ export const flags = {
   'shard-rows': { type: 'number', integer: true, min: 1, help: 'rows per shard at most (default 1,000,000)' },
   tasks: { type: 'number', integer: true, min: 1, help: 'tasks the input shards are spread over (default: one per shard)' },
   compression: COMPRESSION_FLAG,
-  quiet: { type: 'boolean', help: 'no progress output' },
+  quiet: QUIET_FLAG,
 } as const satisfies Flags;
 
 export const help = formatHelp(
