@@ -7,7 +7,7 @@ import { worldOf, type StageDef } from '../run/contract.js';
 import { openDataset } from '../io/dataset.js';
 import { resolve as resolveLocation } from '../storage/location.js';
 import { readManifest, type Manifest } from '../write/manifest.js';
-import sharp from 'sharp';
+import { manySmallImages } from '../image/vips.js';
 import { isIP } from 'node:net';
 import { VERSION } from '../version.js';
 import { DEFAULT_MAX_PIXELS } from '../ingest/images.js';
@@ -89,18 +89,7 @@ export const stage: StageDef<DownloadOptions> = {
   parse: options,
   out: (o) => o.out,
   steps: () => [{ name: 'download', global: false }, { name: 'manifest', global: true }],
-  setup() {
-    // many small images are decoded side by side: one libvips thread each (as ingest does)
-    const vipsThreads = sharp.concurrency();
-    sharp.concurrency(1);
-    // every body is decoded once: libvips' operation cache only costs (a hash and a lookup per operation)
-    const cache = sharp.cache();
-    sharp.cache(false);
-    return () => {
-      sharp.concurrency(vipsThreads);
-      sharp.cache({ memory: cache.memory.max, files: cache.files.max, items: cache.items.max });
-    };
-  },
+  setup: () => manySmallImages({ noCache: true }),
   async plan(o, ctx) {
     const ds = openDataset(o.input);
     if (ds.manifest.layout !== 'caption') {
