@@ -83,11 +83,11 @@ export function checkedResolver(policy: AddressPolicy, fixed: Record<string, str
 
 function systemLookup(host: string): Promise<Answer> {
   return new Promise<Answer>((done) => {
-    dnsLookup(host, { all: true }, (err, addresses) => done(err ? { at: Date.now(), error: err } : addresses.length ? { at: Date.now(), addresses } : { at: Date.now(), error: noAddresses(host) }));
+    dnsLookup(host, { all: true }, (err, addresses) => done(err ? { at: Date.now(), error: err } : addresses.length ? { at: Date.now(), addresses } : { at: Date.now(), error: errno(`${host}: no addresses`, 'ENOTFOUND') }));
   });
 }
 
-const noAddresses = (host: string) => Object.assign(new Error(`${host}: no addresses`), { code: 'ENOTFOUND' }) as NodeJS.ErrnoException;
+const errno = (message: string, code: string) => Object.assign(new Error(message), { code }) as NodeJS.ErrnoException;
 
 /** A and AAAA from the given servers; IPv4 first, as getaddrinfo orders them on most systems. */
 function aresLookup(servers: string[], timeoutMs: number): (host: string) => Promise<Answer> {
@@ -102,10 +102,8 @@ function aresLookup(servers: string[], timeoutMs: number): (host: string) => Pro
     ];
     if (addresses.length) return { at: Date.now(), addresses };
     // NXDOMAIN, or no record of either family, is an answer; a server that did not answer is worth a retry
-    const errs = [a, aaaa].map((x) => (x.status === 'rejected' ? (x.reason as NodeJS.ErrnoException) : undefined));
-    const final = errs.find((e) => e?.code === 'ENOTFOUND') ?? (errs.every((e) => !e || e.code === 'ENODATA') ? noAddresses(host) : undefined);
-    if (final) return { at: Date.now(), error: Object.assign(new Error(`${host}: no such host`), { code: 'ENOTFOUND' }) as NodeJS.ErrnoException };
-    const e = errs.find(Boolean)!;
-    return { at: Date.now(), error: Object.assign(new Error(`${host}: the DNS server did not answer (${e.code})`), { code: 'EAI_AGAIN' }) as NodeJS.ErrnoException };
+    const codes = [a, aaaa].map((x) => (x.status === 'rejected' ? (x.reason as NodeJS.ErrnoException).code : undefined));
+    if (codes.includes('ENOTFOUND') || codes.every((c) => c === undefined || c === 'ENODATA')) return { at: Date.now(), error: errno(`${host}: no such host`, 'ENOTFOUND') };
+    return { at: Date.now(), error: errno(`${host}: the DNS server did not answer (${codes.find(Boolean)})`, 'EAI_AGAIN') };
   };
 }
